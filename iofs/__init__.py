@@ -1,0 +1,1 @@
+"""iofs: a FUSE filesystem in which every file is a device driver."""

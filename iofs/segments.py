@@ -1,0 +1,165 @@
+"""The one segment-walking core under both faces of the library (BSD uio, Linux iov_iter).
+
+A *cursor* is a list of segments (1-D byte memoryviews, never copied), their lengths, and a
+position ``(_idx, _skip)``: the current segment and how far into it the walk has gone. This is
+Linux's ``(iov, iov_offset)`` pair; BSD's ``iov_base += cnt; iov_len -= cnt`` is the same state,
+read back through ``Uio.uio_iov``. Advancing never slices or copies: it moves ``_skip``. A step
+slices a segment only when it touches part of it, and a copy is one slice assignment per segment.
+
+:func:`walk` is ``iterate_and_advance`` of ``lib/iov_iter.c``: it hands each non-empty piece of the
+next ``n`` bytes to a *step function*, ``step(piece, priv, done) -> left``, where ``done`` is the
+number of bytes processed before this piece and ``left`` the bytes of the piece NOT processed (0
+normally). The walk stops at the first short step. The two faces differ in one parameter:
+
+* ``eager=False`` (BSD ``uiomove``): a segment the walk finishes stays current (``iov_len == 0``)
+  until a later call needs to move more, which skips it. Empty segments are skipped only when reached.
+* ``eager=True`` (Linux ``iterate_and_advance``): a finished segment is stepped past at once.
+
+Both skip empty segments they reach while bytes remain. The caller clamps ``n`` to its count
+(``uio_resid`` / ``count``): the walker neither reads nor writes it, so the count stays the
+caller's to trust, as both kernels do. If the segments run out first, the walk stops there.
+
+A step that raises TypeError/ValueError/BufferError (writing into read-only memory, touching a
+released buffer) is a *fault*: the cursor is left after the bytes processed before the faulting
+piece, and :class:`SegmentFault` is raised carrying that count. Each face decides what a fault
+means (EFAULT, a short count, or a bug to re-raise).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+# step(piece, priv, done) -> bytes of piece not processed
+Step = Callable[[memoryview, Any, int], int]
+
+_FAULTS = (TypeError, ValueError, BufferError)
+
+
+class SegmentFault(Exception):
+    """A step faulted; ``done`` bytes were processed (and stay consumed) before the faulting piece."""
+
+    def __init__(self, done: int) -> None:
+        super().__init__(done)
+        self.done = done
+
+
+class Cursor:
+    """Segments plus a position. Subclasses add the face (count, offset, direction)."""
+
+    __slots__ = ("_segs", "_lens", "_idx", "_skip")
+
+    _segs: list[memoryview]
+    _lens: list[int]
+    _idx: int
+    _skip: int
+
+    def _remaining_in_segments(self) -> int:
+        """Bytes the segments still hold from the position on (not the trusted count)."""
+        i = self._idx
+        return sum(self._lens[i:]) - self._skip if i < len(self._lens) else 0
+
+    def _copy_position(self, into: Cursor) -> None:
+        into._segs = self._segs
+        into._lens = self._lens
+        into._idx = self._idx
+        into._skip = self._skip
+
+
+def as_bytes_view(buf: Any) -> memoryview:
+    """A flat unsigned-byte memoryview of ``buf`` (no copy)."""
+    mv = buf if type(buf) is memoryview else memoryview(buf)
+    if mv.format != "B" or mv.ndim != 1:
+        mv = mv.cast("B")
+    return mv
+
+
+def walk(cur: Cursor, n: int, step: Step, priv: Any, eager: bool) -> int:
+    """Process up to ``n`` (> 0) bytes of ``cur`` from its position with ``step``; advance it.
+
+    Returns the bytes processed. Raises :class:`SegmentFault` (after committing the position)
+    if a step faults.
+    """
+    lens = cur._lens
+    i = cur._idx
+    skip = cur._skip
+    end = len(lens)
+    if i >= end:
+        return 0
+    segs = cur._segs
+    seglen = lens[i]
+    part = seglen - skip
+    # Fast path: the move ends inside the current segment (every single-iovec request).
+    if n < part or (n == part and not eager):
+        try:
+            left = step(segs[i][skip:skip + n] if (skip or n != seglen) else segs[i], priv, 0)
+        except _FAULTS as exc:
+            raise SegmentFault(0) from exc
+        n -= left
+        cur._skip = skip + n
+        return n
+    done = 0
+    try:
+        # The head: the rest of the current segment (maybe all of it, maybe nothing).
+        if part:
+            if part > n:
+                part = n
+            left = step(segs[i][skip:skip + part] if (skip or part != seglen) else segs[i], priv, 0)
+            if left:
+                cur._skip = skip + part - left
+                return part - left
+            done = part
+            n -= part
+            skip += part
+        # Whole segments, then the tail (the segment in which the move ends).
+        while n:
+            i += 1
+            skip = 0
+            if i >= end:
+                i = end - 1
+                skip = lens[i]
+                break
+            seglen = lens[i]
+            if seglen < n:
+                if seglen:
+                    left = step(segs[i], priv, done)
+                    if left:
+                        skip = seglen - left
+                        done += skip
+                        break
+                    done += seglen
+                    n -= seglen
+                continue
+            if seglen:
+                left = step(segs[i][:n] if n != seglen else segs[i], priv, done)
+                skip = n - left
+                done += skip
+            break
+    except _FAULTS as exc:
+        cur._idx = i
+        cur._skip = skip
+        raise SegmentFault(done) from exc
+    if eager and skip == lens[i]:
+        i += 1
+        skip = 0
+    cur._idx = i
+    cur._skip = skip
+    return done
+
+
+# ---- step functions shared by both faces -------------------------------------------------------
+
+def step_to_segment(piece: memoryview, src: memoryview, done: int) -> int:
+    """Copy from the flat buffer ``src`` into the segment (uiomove UIO_READ, copy_to_iter)."""
+    piece[:] = src[done:done + len(piece)]
+    return 0
+
+
+def step_from_segment(piece: memoryview, dst: memoryview, done: int) -> int:
+    """Copy from the segment into the flat buffer ``dst`` (uiomove UIO_WRITE, copy_from_iter)."""
+    dst[done:done + len(piece)] = piece
+    return 0
+
+
+def step_nothing(piece: memoryview, priv: Any, done: int) -> int:
+    """Advance without touching memory (UIO_NOCOPY, iov_iter_advance)."""
+    return 0

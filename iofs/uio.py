@@ -41,7 +41,7 @@ __all__ = [
     "UIO_READ", "UIO_WRITE", "UIO_USERSPACE", "UIO_SYSSPACE", "UIO_NOCOPY",
     "UIO_MAXIOV", "IOSIZE_MAX", "OFF_MAX",
     "uiomove", "uiomove_nofault", "uiomove_frombuf",
-    "uiocopy", "uioskip", "ureadc", "uwritec", "cloneuio", "copyinuio",
+    "uiocopy", "uioskip", "ureadc", "uwritec", "cloneuio", "copyinuio", "uio_trim_to_limit",
 ]
 
 # enum uio_rw
@@ -268,6 +268,26 @@ def uiomove_frombuf(buf: Any, buflen: int, uio: Uio) -> int:
     if buflen > len(mv):
         raise ValueError(f"uiomove_frombuf: buflen {buflen} exceeds the buffer of {len(mv)} bytes")
     return uiomove(mv[offset:buflen], buflen - offset, uio)
+
+
+def uio_trim_to_limit(uio: Uio) -> tuple[int, int]:
+    """illumos' rule for writes against ``uio_limit``: returns ``(error, excess)``.
+
+    EFBIG if the write starts at or past the limit (and resid > 0). Otherwise a write that would
+    cross the limit is cut short: uio_resid is reduced by ``excess`` bytes, which the caller adds
+    back once the move is done (``uio.uio_resid += excess``), so the reply counts only what moved.
+    No limit (None) changes nothing.
+    """
+    limit = uio.uio_limit
+    if limit is None or uio.uio_resid <= 0:
+        return 0, 0
+    if uio.uio_offset >= limit:
+        return errno.EFBIG, 0
+    excess = uio.uio_offset + uio.uio_resid - limit
+    if excess <= 0:
+        return 0, 0
+    uio.uio_resid -= excess
+    return 0, excess
 
 
 # ---- illumos helpers ---------------------------------------------------------------------------

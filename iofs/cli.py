@@ -1,0 +1,383 @@
+"""The ``iofs`` command: mount, umount, drivers.
+
+``iofs mount`` checks everything it can before it mounts (mount point, /dev/fuse, privileges,
+config) and reports a problem as one line on stderr with a non-zero status: 2 for a bad config or
+usage, 1 for anything else. Without ``--foreground`` it starts the daemon in the background and
+returns only once the mount answers requests; the daemon logs to a file (``--log``, by default
+``<state dir>/<mount point>.log``) and keeps its pid beside it for ``iofs umount``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import hashlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from typing import Callable
+
+from . import config
+
+EXIT_USAGE = 2
+EXIT_FAIL = 1
+CAP_SYS_ADMIN = 21
+
+
+class CliError(Exception):
+    """A failure to report as one line; ``status`` is the exit status."""
+
+    def __init__(self, message: str, status: int = EXIT_FAIL) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# ---- where a mount keeps its pid and log -------------------------------------------------------
+
+def state_dir() -> str:
+    if os.geteuid() == 0:
+        base = "/run/iofs"
+    else:
+        base = os.path.join(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/iofs-{os.getuid()}", "iofs")
+    try:
+        os.makedirs(base, mode=0o755 if os.geteuid() == 0 else 0o700, exist_ok=True)
+    except OSError:
+        base = f"/tmp/iofs-{os.getuid()}"
+        os.makedirs(base, mode=0o700, exist_ok=True)
+    return base
+
+
+def _state_file(mountpoint: str, suffix: str) -> str:
+    tag = mountpoint.strip("/").replace("/", "_")[-60:] or "root"
+    digest = hashlib.sha1(mountpoint.encode()).hexdigest()[:8]
+    return os.path.join(state_dir(), f"{tag}-{digest}.{suffix}")
+
+
+def pid_file(mountpoint: str) -> str:
+    return _state_file(mountpoint, "pid")
+
+
+def log_file(mountpoint: str) -> str:
+    return _state_file(mountpoint, "log")
+
+
+# ---- checks before mounting --------------------------------------------------------------------
+
+def _unescape(field: str) -> str:
+    return field.encode().decode("unicode_escape") if "\\" in field else field
+
+
+def mount_type(path: str) -> str | None:
+    """The filesystem type mounted exactly at ``path`` (from /proc/self/mountinfo), or None."""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    found = None
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        if len(fields) >= 5 and _unescape(fields[4]) == path:
+            found = right.split()[0] if right else "?"
+    return found
+
+
+def _has_cap(cap: int) -> bool:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> cap & 1)
+    except OSError:
+        pass
+    return True  # cannot tell: let the mount itself say
+
+
+def preflight(mountpoint: str, allow_other: bool) -> None:
+    """Raise CliError with one clear line if mounting at ``mountpoint`` cannot work."""
+    try:
+        st = os.stat(mountpoint)
+    except FileNotFoundError:
+        raise CliError(f"mount point {mountpoint} does not exist") from None
+    except OSError as exc:
+        if exc.errno == errno.ENOTCONN:
+            raise CliError(f"{mountpoint} is a mount whose daemon is gone "
+                           f"(run: iofs umount {mountpoint})") from None
+        raise CliError(f"cannot use mount point {mountpoint}: {exc.strerror}") from None
+    if not os.path.isdir(mountpoint):
+        raise CliError(f"mount point {mountpoint} is not a directory")
+    del st
+    kind = mount_type(mountpoint)
+    if kind is not None and kind.startswith("fuse"):
+        raise CliError(f"{mountpoint} is already mounted ({kind}; run: iofs umount {mountpoint})")
+    if not os.path.exists("/dev/fuse"):
+        raise CliError("/dev/fuse is missing (in a container: run with --device /dev/fuse)")
+    try:
+        os.close(os.open("/dev/fuse", os.O_RDWR))
+    except OSError as exc:
+        raise CliError(f"cannot open /dev/fuse: {exc.strerror} "
+                       "(in a container: run with --device /dev/fuse)") from None
+    if os.geteuid() == 0:
+        if not _has_cap(CAP_SYS_ADMIN):
+            raise CliError("mounting needs CAP_SYS_ADMIN (in a container: run with --cap-add SYS_ADMIN)")
+    else:
+        if shutil.which("fusermount3") is None:
+            raise CliError("mounting as a non-root user needs fusermount3 (Debian package fuse3)")
+        if allow_other and not _user_allow_other():
+            raise CliError("--allow-other as a non-root user needs user_allow_other in /etc/fuse.conf")
+
+
+def _user_allow_other() -> bool:
+    try:
+        with open("/etc/fuse.conf") as f:
+            return any(line.strip() == "user_allow_other" for line in f)
+    except OSError:
+        return False
+
+
+# ---- the daemon --------------------------------------------------------------------------------
+
+def serve(mountpoint: str, tree: config.Tree, *, debug: bool, allow_other: bool,
+          ready: Callable[[str | None], None]) -> int:
+    """Mount and serve until unmounted or SIGINT/SIGTERM; ``ready(None)`` once requests are
+    answered, ``ready(message)`` if the mount failed. Returns the exit status."""
+    import pyfuse3
+    import trio
+
+    from .fs import IofsOperations
+
+    ops = IofsOperations(tree)
+    options = {"fsname=iofs", "subtype=iofs", "default_permissions"}
+    if allow_other:
+        options.add("allow_other")
+    if debug:
+        options.add("debug")
+    try:
+        pyfuse3.init(ops, mountpoint, options)
+    except RuntimeError as exc:
+        ready(f"mounting {mountpoint} failed: {exc} (see the log for libfuse's reason)")
+        return EXIT_FAIL
+    log = logging.getLogger("iofs")
+    log.info("mounted %s (pid %d)", mountpoint, os.getpid())
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            async def on_signal() -> None:
+                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as sigs:
+                    async for signum in sigs:
+                        log.info("signal %d: unmounting", signum)
+                        pyfuse3.terminate()
+                        return
+
+            async def announce() -> None:
+                # a stat from another thread returns once the loop answers FUSE_INIT and GETATTR
+                await trio.to_thread.run_sync(os.stat, mountpoint)
+                ready(None)
+
+            nursery.start_soon(on_signal)
+            nursery.start_soon(announce)
+            await pyfuse3.main()
+            nursery.cancel_scope.cancel()
+
+    try:
+        trio.run(main)
+    finally:
+        pyfuse3.close(unmount=True)
+        log.info("unmounted %s", mountpoint)
+    return 0
+
+
+def _setup_logging(debug: bool, stream=None) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO, stream=stream or sys.stderr,
+        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+    )
+
+
+def cmd_mount(args: argparse.Namespace) -> int:
+    mountpoint = os.path.abspath(args.mountpoint)
+    tree = config.load(args.config)  # ConfigError: exit 2 before anything is mounted
+    preflight(mountpoint, args.allow_other)
+    if args.foreground:
+        return _run_foreground(mountpoint, tree, args)
+    return _start_background(mountpoint, args)
+
+
+def _run_foreground(mountpoint: str, tree: config.Tree, args: argparse.Namespace) -> int:
+    if args.log:
+        stream = open(args.log, "a", buffering=1)
+    else:
+        stream = sys.stderr
+    _setup_logging(args.debug, stream)
+    ready_fd = args.ready_fd
+    failure: list[str] = []
+
+    def ready(message: str | None) -> None:
+        if message is not None:
+            failure.append(message)
+        if ready_fd is not None:
+            os.write(ready_fd, b"ok\n" if message is None else f"error: {message}\n".encode())
+    pidf = pid_file(mountpoint)
+    with open(pidf, "w") as f:
+        f.write(f"{os.getpid()}\n")
+    try:
+        status = serve(mountpoint, tree, debug=args.debug, allow_other=args.allow_other, ready=ready)
+    finally:
+        try:
+            os.unlink(pidf)
+        except OSError:
+            pass
+    if failure:
+        raise CliError(failure[0])
+    return status
+
+
+def _start_background(mountpoint: str, args: argparse.Namespace) -> int:
+    logpath = os.path.abspath(args.log) if args.log else log_file(mountpoint)
+    r, w = os.pipe()
+    cmd = [sys.executable, "-m", "iofs", "mount", mountpoint, "--foreground",
+           "--ready-fd", str(w), "--log", logpath]
+    if args.config:
+        cmd += ["--config", os.path.abspath(args.config)]
+    if args.debug:
+        cmd.append("--debug")
+    if args.allow_other:
+        cmd.append("--allow-other")
+    with open(logpath, "a") as logf:
+        proc = subprocess.Popen(cmd, pass_fds=(w,), start_new_session=True, stdin=subprocess.DEVNULL,
+                                stdout=logf, stderr=logf, cwd="/")
+    os.close(w)
+    answer = b""
+    with os.fdopen(r, "rb") as pipe:
+        deadline = time.monotonic() + 60
+        import select
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([pipe], [], [], 0.5)
+            if ready:
+                chunk = os.read(pipe.fileno(), 4096)
+                if not chunk:
+                    break
+                answer += chunk
+                if answer.endswith(b"\n"):
+                    break
+            elif proc.poll() is not None:
+                break
+    text = answer.decode(errors="replace").strip()
+    if text == "ok":
+        return 0
+    if text.startswith("error: "):
+        proc.wait(timeout=30)
+        raise CliError(text[len("error: "):])
+    if proc.poll() is None:
+        proc.terminate()
+        raise CliError(f"the daemon did not answer within 60 s (log: {logpath})")
+    raise CliError(f"the daemon exited with status {proc.returncode} before mounting (log: {logpath})")
+
+
+# ---- umount ------------------------------------------------------------------------------------
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie has exited
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def cmd_umount(args: argparse.Namespace) -> int:
+    mountpoint = os.path.abspath(args.mountpoint)
+    kind = mount_type(mountpoint)
+    if kind is None:
+        raise CliError(f"{mountpoint} is not mounted")
+    if not kind.startswith("fuse"):
+        raise CliError(f"{mountpoint} is a {kind} mount, not iofs")
+    pid = None
+    try:
+        with open(pid_file(mountpoint)) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError):
+        pass
+    tool = shutil.which("fusermount3") or shutil.which("fusermount")
+    attempts = [[tool, "-u", mountpoint], [tool, "-u", "-z", mountpoint]] if tool else []
+    if os.geteuid() == 0 and shutil.which("umount"):
+        attempts += [["umount", mountpoint], ["umount", "-l", mountpoint]]
+    last = ""
+    for cmd in attempts:
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if mount_type(mountpoint) is None:
+            break
+        last = (res.stderr or res.stdout).strip().splitlines()[-1:] or [""]
+        last = last[0]
+    else:
+        raise CliError(f"cannot unmount {mountpoint}: {last or 'no fusermount3 or umount found'}")
+    if pid is not None:
+        deadline = time.monotonic() + 10
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+    return 0
+
+
+# ---- drivers -----------------------------------------------------------------------------------
+
+def cmd_drivers(args: argparse.Namespace) -> int:
+    from .drivers import BUILTIN
+
+    width = max(len(n) for n in BUILTIN)
+    for name, cls in BUILTIN.items():
+        print(f"{name.ljust(width)}  {cls.description}")
+    print(f"{'MOD:CLASS'.ljust(width)}  your own driver: driver = \"package.module:ClassName\" in a config")
+    return 0
+
+
+# ---- entry -------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="iofs", description="A FUSE filesystem in which every file is a device driver.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    m = sub.add_parser("mount", help="mount a device tree (the default tree, or --config FILE)")
+    m.add_argument("mountpoint")
+    m.add_argument("--config", metavar="FILE", help="TOML device tree (default: the built-in tree)")
+    m.add_argument("--foreground", "-f", action="store_true", help="stay attached; Ctrl-C unmounts")
+    m.add_argument("--debug", action="store_true", help="log every FUSE request")
+    m.add_argument("--allow-other", action="store_true", help="let other users (and containers' users) in")
+    m.add_argument("--log", metavar="FILE", help="daemon log file (background default: under the state dir)")
+    m.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
+    m.set_defaults(func=cmd_mount)
+    u = sub.add_parser("umount", help="unmount (also a mount whose daemon was killed)")
+    u.add_argument("mountpoint")
+    u.set_defaults(func=cmd_umount)
+    d = sub.add_parser("drivers", help="list the available drivers")
+    d.set_defaults(func=cmd_drivers)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except config.ConfigError as exc:
+        print(f"iofs: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CliError as exc:
+        print(f"iofs: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""The driver layer: a cdevsw-style base class, the device (``struct cdev``), and what drivers use.
+
+A driver is a class with the entry points of FreeBSD's ``struct cdevsw``::
+
+    d_open(dev, oflags, td)   d_close(dev, fflag, td)
+    d_read(dev, uio, ioflag)  d_write(dev, uio, ioflag)  d_poll(dev, events, td)
+
+Each returns 0 or an errno (d_poll returns the ready events) and may be ``async`` so it can sleep
+until something happens (:class:`WaitChannel` is the tsleep/wakeup pair, built on trio). An entry
+point a driver does not define behaves as FreeBSD fills a cdevsw in: d_open and d_close succeed
+(nullop), d_read and d_write fail with ENODEV (no_read/no_write), d_poll reports the standard
+events as ready (no_poll). Drivers see only the uio, the ioflag, the :class:`Device` and ``td``:
+nothing here or in a driver imports pyfuse3.
+
+iofs extensions to cdevsw, all optional: ``d_size(dev)`` (the st_size to report, for seekable
+devices with a size), ``d_truncate(dev, size)`` (regular files), and the class attributes
+``stream`` (True: no offsets, the file is nonseekable) and ``description`` (one line for
+``iofs drivers``).
+"""
+
+from __future__ import annotations
+
+import errno
+import inspect
+import select
+from typing import Any, Callable
+
+import trio
+
+__all__ = [
+    "Driver", "Device", "DeviceStats", "Td", "WaitChannel", "SelInfo", "selrecord", "selwakeup",
+    "IO_NDELAY", "IO_DIRECT", "IO_APPEND", "IO_SYNC", "ERESTART", "ioflag_from_open_flags",
+    "POLLIN", "POLLOUT", "POLLRDNORM", "POLLWRNORM", "POLLHUP", "POLLERR", "POLLSTANDARD",
+]
+
+# ioflag bits (sys/vnode.h)
+IO_APPEND = 0x0002
+IO_SYNC = 0x0004
+IO_NDELAY = 0x0010
+IO_DIRECT = 0x0100
+
+# "restart the system call": after progress it becomes a short count, without progress EINTR
+ERESTART = getattr(errno, "ERESTART", 85)
+
+POLLIN = select.POLLIN
+POLLOUT = select.POLLOUT
+POLLRDNORM = getattr(select, "POLLRDNORM", 0x040)
+POLLWRNORM = getattr(select, "POLLWRNORM", 0x100)
+POLLHUP = select.POLLHUP
+POLLERR = select.POLLERR
+POLLSTANDARD = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
+
+
+def ioflag_from_open_flags(flags: int) -> int:
+    """IO_NDELAY from O_NONBLOCK, IO_DIRECT from O_DIRECT, IO_APPEND, IO_SYNC from O_(D)SYNC."""
+    import os
+
+    io = 0
+    if flags & os.O_NONBLOCK:
+        io |= IO_NDELAY
+    if flags & getattr(os, "O_DIRECT", 0):
+        io |= IO_DIRECT
+    if flags & os.O_APPEND:
+        io |= IO_APPEND
+    if flags & (os.O_SYNC | os.O_DSYNC):
+        io |= IO_SYNC
+    return io
+
+
+class Td:
+    """Who asked (``struct thread``): pid, uid, gid of the process behind a request.
+
+    ``pollhandle`` is set only for the duration of a d_poll call; :func:`selrecord` takes it.
+    """
+
+    __slots__ = ("pid", "uid", "gid", "pollhandle")
+
+    def __init__(self, pid: int, uid: int, gid: int, pollhandle: Any = None) -> None:
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+        self.pollhandle = pollhandle
+
+    def __repr__(self) -> str:
+        return f"Td(pid={self.pid}, uid={self.uid}, gid={self.gid})"
+
+
+class SelInfo:
+    """``struct selinfo``: the poll waiters of one condition (readable, writable, ...)."""
+
+    __slots__ = ("_handles",)
+
+    def __init__(self) -> None:
+        self._handles: list[Any] = []
+
+
+def selrecord(td: Td, sip: SelInfo) -> None:
+    """Record that the poller behind ``td`` waits on ``sip`` (call from d_poll when not ready)."""
+    if td.pollhandle is not None and td.pollhandle not in sip._handles:
+        sip._handles.append(td.pollhandle)
+
+
+def selwakeup(sip: SelInfo) -> None:
+    """Wake every poller recorded on ``sip``: poll/select/epoll re-poll the device."""
+    handles, sip._handles = sip._handles, []
+    for ph in handles:
+        ph.notify()
+
+
+class WaitChannel:
+    """tsleep/wakeup on trio: a driver awaits :meth:`sleep`, another request calls :meth:`wakeup`.
+
+    Sleepers re-check their condition after waking (wakeups may be broadcast or spurious), as
+    with tsleep(9).
+    """
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    async def sleep(self) -> None:
+        await self._event.wait()
+
+    def wakeup(self) -> None:
+        """Wake every sleeper (wakeup(9), not wakeup_one)."""
+        self._event.set()
+        self._event = trio.Event()
+
+
+class DeviceStats:
+    """Per-device counters the filesystem keeps (shown by the ``status`` device)."""
+
+    __slots__ = ("reads", "writes", "bytes_read", "bytes_written", "errors")
+
+    def __init__(self) -> None:
+        self.reads = self.writes = self.bytes_read = self.bytes_written = self.errors = 0
+
+
+class Driver:
+    """Base class of drivers: FreeBSD's defaults for every entry point a driver leaves out."""
+
+    description = ""
+    stream = False
+
+    def d_open(self, dev: Device, oflags: int, td: Td) -> int:
+        return 0
+
+    def d_close(self, dev: Device, fflag: int, td: Td) -> int:
+        return 0
+
+    def d_read(self, dev: Device, uio: Any, ioflag: int) -> int:
+        return errno.ENODEV
+
+    def d_write(self, dev: Device, uio: Any, ioflag: int) -> int:
+        return errno.ENODEV
+
+    def d_poll(self, dev: Device, events: int, td: Td) -> int:
+        return events & POLLSTANDARD
+
+    def d_size(self, dev: Device) -> int:
+        return 0
+
+
+class Device:
+    """``struct cdev``: a named device node served by a driver instance.
+
+    ``limit`` is the uio_limit of writes (None: no limit); ``stream`` devices have no offsets.
+    ``devices`` is the list of all devices of the mount (for drivers that report on them).
+    """
+
+    def __init__(self, name: str, driver: Any, *, mode: int = 0o666, uid: int = 0, gid: int = 0,
+                 limit: int | None = None, regular: bool = False) -> None:
+        self.name = name
+        self.driver = driver
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.limit = limit
+        self.regular = regular
+        self.stream = bool(getattr(driver, "stream", False))
+        self.stats = DeviceStats()
+        self.devices: list[Device] = []
+        self.si_drv1: Any = None  # driver-private, as in struct cdev
+
+    def __repr__(self) -> str:
+        return f"Device({self.name!r}, {type(self.driver).__name__})"
+
+
+def entry_point(driver: Any, name: str) -> tuple[Callable[..., Any], bool]:
+    """The driver's entry point ``name`` (the default one if it lacks it) and whether it is async."""
+    fn = getattr(driver, name, None)
+    if fn is None:
+        fn = getattr(Driver, name).__get__(driver)
+    return fn, inspect.iscoroutinefunction(fn)

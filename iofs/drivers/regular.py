@@ -1,0 +1,126 @@
+"""regular: the driver behind every regular file users create. Memory-backed, POSIX, capped.
+
+The data is kept in chunks of 1 MiB (a dict from chunk number to a bytearray that holds the
+chunk's data up to the last byte written), so holes cost nothing and read as zeros, and growing a
+file never copies what it already holds. Reads and writes move the bytes with uiomove, one call
+per chunk touched.
+
+Every regular file of a mount draws on one :class:`MemoryPool`: a write that needs memory beyond
+the cap moves what fits (a short write) or fails with ENOSPC, and so does a MemoryError. A
+write or truncate past the maximum file size (uio_limit) fails with EFBIG. IO_APPEND writes go to
+the end of the file whatever offset they carry.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from ..driver import IO_APPEND, Driver
+from ..uio import uio_trim_to_limit, uiomove
+from .zero import ZERO_REGION
+
+CHUNK = 1 << 20
+assert len(ZERO_REGION) >= CHUNK
+
+
+class MemoryPool:
+    """The memory the regular files of one mount share, at most ``cap`` bytes."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.used = 0
+
+    def available(self) -> int:
+        return max(self.cap - self.used, 0)
+
+
+class RegularFile(Driver):
+    description = "memory-backed regular file (made by create/mknod; not for device nodes)"
+
+    def __init__(self, pool: MemoryPool) -> None:
+        self.pool = pool
+        self.chunks: dict[int, bytearray] = {}
+        self.size = 0
+
+    def d_size(self, dev):
+        return self.size
+
+    def d_read(self, dev, uio, ioflag):
+        off = uio.uio_offset
+        if off < 0:
+            return errno.EINVAL
+        end = min(self.size, off + uio.uio_resid)
+        error = 0
+        while off < end and not error:
+            ci, co = divmod(off, CHUNK)
+            n = min(end - off, CHUNK - co)
+            chunk = self.chunks.get(ci)
+            held = len(chunk) - co if chunk is not None else 0
+            if held > 0:
+                n = min(n, held)
+                with memoryview(chunk) as mv:
+                    error = uiomove(mv[co:co + n], n, uio)
+            else:
+                error = uiomove(ZERO_REGION[:n], n, uio)  # a hole
+            off = uio.uio_offset
+        return error
+
+    def d_write(self, dev, uio, ioflag):
+        if ioflag & IO_APPEND:
+            uio.uio_offset = self.size
+        error, excess = uio_trim_to_limit(uio)
+        if error:
+            return error
+        start = uio.uio_resid
+        while uio.uio_resid > 0 and not error:
+            off = uio.uio_offset
+            ci, co = divmod(off, CHUNK)
+            n = min(uio.uio_resid, CHUNK - co)
+            chunk = self.chunks.get(ci)
+            grow = co + n - (len(chunk) if chunk is not None else 0)
+            if grow > 0:
+                avail = self.pool.available()
+                if grow > avail:
+                    n -= grow - avail
+                    grow = avail
+                    if n <= 0:
+                        error = errno.ENOSPC
+                        break
+                try:
+                    if chunk is None:
+                        chunk = self.chunks[ci] = bytearray(co + n)
+                    else:
+                        chunk.extend(bytes(grow))
+                except MemoryError:
+                    error = errno.ENOSPC
+                    break
+                self.pool.used += grow
+            with memoryview(chunk) as mv:
+                error = uiomove(mv[co:co + n], n, uio)
+            if uio.uio_offset > self.size:
+                self.size = uio.uio_offset
+        uio.uio_resid += excess
+        if error == errno.ENOSPC and uio.uio_resid != start + excess:
+            error = 0  # what fitted is a short write; the next write gets ENOSPC
+        return error
+
+    def d_truncate(self, dev, size: int) -> int:
+        """Set the size: shrinking frees the memory past it, growing makes a hole. 0 or EFBIG."""
+        if size < 0:
+            return errno.EINVAL
+        if dev is not None and dev.limit is not None and size > dev.limit:
+            return errno.EFBIG
+        if size < self.size:
+            last, keep = divmod(size, CHUNK)
+            for ci in [c for c in self.chunks if c > last or (c == last and keep == 0)]:
+                self.pool.used -= len(self.chunks.pop(ci))
+            chunk = self.chunks.get(last)
+            if chunk is not None and len(chunk) > keep:
+                self.pool.used -= len(chunk) - keep
+                del chunk[keep:]
+        self.size = size
+        return 0
+
+    def release_storage(self) -> None:
+        """Give every byte back to the pool (the file is gone)."""
+        self.d_truncate(None, 0)

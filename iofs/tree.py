@@ -1,0 +1,340 @@
+"""The namespace of a mount: inodes, directories, links, and the POSIX rules for changing them.
+
+Nothing here knows FUSE: every failure is an ``OSError`` carrying the errno the program should
+see. An inode lives while a directory entry, an open file or a kernel lookup reference holds it;
+a regular file's memory goes back to the pool when the last of those goes.
+"""
+
+from __future__ import annotations
+
+import errno
+import stat
+import time
+from typing import Iterator
+
+from .driver import Device
+
+ROOT_INO = 1
+NAME_MAX = 255
+
+
+def _err(code: int, what: str = "") -> OSError:
+    return OSError(code, what or errno.errorcode.get(code, str(code)))
+
+
+class Node:
+    """An inode. ``mode`` includes the file type bits."""
+
+    __slots__ = ("ino", "mode", "uid", "gid", "nlink", "atime_ns", "mtime_ns", "ctime_ns",
+                 "lookups", "opens")
+
+    def __init__(self, ino: int, mode: int, uid: int, gid: int) -> None:
+        now = time.time_ns()
+        self.ino = ino
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.nlink = 0
+        self.atime_ns = self.mtime_ns = self.ctime_ns = now
+        self.lookups = 0
+        self.opens = 0
+
+    def touch(self, mtime: bool = True) -> None:
+        now = time.time_ns()
+        self.ctime_ns = now
+        if mtime:
+            self.mtime_ns = now
+
+    @property
+    def size(self) -> int:
+        return 0
+
+
+class Dir(Node):
+    __slots__ = ("entries", "cookies", "next_cookie", "parent")
+
+    def __init__(self, ino: int, mode: int, uid: int, gid: int, parent: Dir | None) -> None:
+        super().__init__(ino, stat.S_IFDIR | (mode & 0o7777), uid, gid)
+        self.entries: dict[bytes, Node] = {}
+        self.cookies: dict[bytes, int] = {}
+        self.next_cookie = 3  # 1 and 2 are "." and ".."
+        self.parent = parent if parent is not None else self
+        self.nlink = 2
+
+    @property
+    def size(self) -> int:
+        return 4096
+
+    def add(self, name: bytes, node: Node) -> None:
+        self.entries[name] = node
+        self.cookies[name] = self.next_cookie
+        self.next_cookie += 1
+        node.nlink += 1
+        if isinstance(node, Dir):
+            self.nlink += 1
+            node.parent = self
+        self.touch()
+
+    def remove(self, name: bytes) -> Node:
+        node = self.entries.pop(name)
+        del self.cookies[name]
+        node.nlink -= 1
+        if isinstance(node, Dir):
+            self.nlink -= 1
+            node.nlink -= 1  # its "." entry goes with it
+        node.touch(mtime=False)
+        self.touch()
+        return node
+
+    def listing(self, after: int) -> Iterator[tuple[bytes, Node, int]]:
+        """Entries with a cookie greater than ``after``, in cookie order, "." and ".." first."""
+        if after < 1:
+            yield b".", self, 1
+        if after < 2:
+            yield b"..", self.parent, 2
+        for name, node in list(self.entries.items()):
+            cookie = self.cookies.get(name)
+            if cookie is not None and cookie > after:
+                yield name, node, cookie
+
+
+class File(Node):
+    """A node served by a device: a device node, or a regular file (``dev.regular``)."""
+
+    __slots__ = ("dev",)
+
+    def __init__(self, ino: int, dev: Device) -> None:
+        super().__init__(ino, stat.S_IFREG | (dev.mode & 0o7777), dev.uid, dev.gid)
+        self.dev = dev
+
+    @property
+    def size(self) -> int:
+        size = getattr(self.dev.driver, "d_size", None)
+        return size(self.dev) if size is not None else 0
+
+
+class Symlink(Node):
+    __slots__ = ("target",)
+
+    def __init__(self, ino: int, target: bytes, uid: int, gid: int) -> None:
+        super().__init__(ino, stat.S_IFLNK | 0o777, uid, gid)
+        self.target = target
+
+    @property
+    def size(self) -> int:
+        return len(self.target)
+
+
+class Special(Node):
+    """A FIFO or socket made with mknod: the kernel serves its I/O, iofs only names it."""
+
+    __slots__ = ()
+
+
+class Namespace:
+    """The inode table and the directory tree rooted at inode 1."""
+
+    def __init__(self, root_mode: int = 0o755) -> None:
+        self.inodes: dict[int, Node] = {}
+        self._next_ino = ROOT_INO
+        self.root = self._register(Dir(self._alloc(), root_mode, 0, 0, None))
+        self.on_free = lambda node: None  # set by the filesystem: release a file's storage
+
+    def _alloc(self) -> int:
+        ino = self._next_ino
+        self._next_ino += 1
+        return ino
+
+    def _register(self, node: Node) -> Node:
+        self.inodes[node.ino] = node
+        return node
+
+    def get(self, ino: int) -> Node:
+        node = self.inodes.get(ino)
+        if node is None:
+            raise _err(errno.ENOENT)
+        return node
+
+    def dir(self, ino: int) -> Dir:
+        node = self.get(ino)
+        if not isinstance(node, Dir):
+            raise _err(errno.ENOTDIR)
+        return node
+
+    @staticmethod
+    def _check_name(name: bytes) -> None:
+        if len(name) > NAME_MAX:
+            raise _err(errno.ENAMETOOLONG)
+        if not name or b"/" in name or name in (b".", b".."):
+            raise _err(errno.EINVAL)
+
+    def lookup(self, parent: int, name: bytes) -> Node:
+        d = self.dir(parent)
+        if name == b".":
+            return d
+        if name == b"..":
+            return d.parent
+        if len(name) > NAME_MAX:
+            raise _err(errno.ENAMETOOLONG)
+        node = d.entries.get(name)
+        if node is None:
+            raise _err(errno.ENOENT)
+        return node
+
+    def _new_entry(self, parent: int, name: bytes) -> Dir:
+        d = self.dir(parent)
+        self._check_name(name)
+        if name in d.entries:
+            raise _err(errno.EEXIST)
+        return d
+
+    # ---- making things ----
+
+    def mkdir(self, parent: int, name: bytes, mode: int, uid: int, gid: int) -> Dir:
+        d = self._new_entry(parent, name)
+        if d.mode & stat.S_ISGID:  # BSD group inheritance where the parent asks for it
+            gid = d.gid
+            mode |= stat.S_ISGID
+        node = self._register(Dir(self._alloc(), mode, uid, gid, d))
+        node.nlink = 1  # Dir.add counts the entry in the parent
+        d.add(name, node)
+        return node
+
+    def add_device(self, parent: int, name: bytes, dev: Device) -> File:
+        d = self._new_entry(parent, name)
+        node = self._register(File(self._alloc(), dev))
+        d.add(name, node)
+        return node
+
+    def symlink(self, parent: int, name: bytes, target: bytes, uid: int, gid: int) -> Symlink:
+        d = self._new_entry(parent, name)
+        node = self._register(Symlink(self._alloc(), target, uid, gid))
+        d.add(name, node)
+        return node
+
+    def special(self, parent: int, name: bytes, mode: int, uid: int, gid: int) -> Special:
+        d = self._new_entry(parent, name)
+        node = self._register(Special(self._alloc(), mode, uid, gid))
+        d.add(name, node)
+        return node
+
+    def makedirs(self, path: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> Dir:
+        """The directory at ``path`` (relative to the root), made with its parents if missing."""
+        d = self.root
+        for part in [p.encode() for p in path.split("/") if p]:
+            node = d.entries.get(part)
+            if node is None:
+                node = self.mkdir(d.ino, part, mode, uid, gid)
+            elif not isinstance(node, Dir):
+                raise _err(errno.ENOTDIR, f"{path}: {part.decode()} is not a directory")
+            d = node
+        return d
+
+    def link(self, ino: int, parent: int, name: bytes) -> Node:
+        node = self.get(ino)
+        if isinstance(node, Dir):
+            raise _err(errno.EPERM)
+        if node.nlink == 0:
+            raise _err(errno.ENOENT)  # linkat of an unlinked open file
+        d = self._new_entry(parent, name)
+        d.add(name, node)
+        node.touch(mtime=False)
+        return node
+
+    # ---- removing and renaming ----
+
+    def unlink(self, parent: int, name: bytes) -> None:
+        d = self.dir(parent)
+        node = d.entries.get(name)
+        if node is None:
+            raise _err(errno.ENOENT)
+        if isinstance(node, Dir):
+            raise _err(errno.EISDIR)
+        d.remove(name)
+        self.maybe_free(node)
+
+    def rmdir(self, parent: int, name: bytes) -> None:
+        d = self.dir(parent)
+        if name == b".":
+            raise _err(errno.EINVAL)
+        node = d.entries.get(name)
+        if node is None:
+            raise _err(errno.ENOENT)
+        if not isinstance(node, Dir):
+            raise _err(errno.ENOTDIR)
+        if node.entries:
+            raise _err(errno.ENOTEMPTY)
+        d.remove(name)
+        self.maybe_free(node)
+
+    def rename(self, old_parent: int, old_name: bytes, new_parent: int, new_name: bytes,
+               noreplace: bool = False, exchange: bool = False) -> None:
+        src_dir = self.dir(old_parent)
+        dst_dir = self.dir(new_parent)
+        self._check_name(new_name)
+        node = src_dir.entries.get(old_name)
+        if node is None:
+            raise _err(errno.ENOENT)
+        target = dst_dir.entries.get(new_name)
+        if isinstance(node, Dir) and self._is_ancestor(node, dst_dir):
+            raise _err(errno.EINVAL)  # a directory into itself
+        if exchange:
+            if target is None:
+                raise _err(errno.ENOENT)
+            if isinstance(target, Dir) and self._is_ancestor(target, src_dir):
+                raise _err(errno.EINVAL)
+            src_dir.entries[old_name], dst_dir.entries[new_name] = target, node
+            for moved, home in ((node, dst_dir), (target, src_dir)):
+                if isinstance(moved, Dir) and moved.parent is not home:
+                    moved.parent.nlink -= 1
+                    home.nlink += 1
+                    moved.parent = home
+                moved.touch(mtime=False)
+            src_dir.touch()
+            dst_dir.touch()
+            return
+        if target is node:
+            return  # both names are links to the same inode: POSIX says do nothing
+        if target is not None:
+            if noreplace:
+                raise _err(errno.EEXIST)
+            if isinstance(target, Dir):
+                if not isinstance(node, Dir):
+                    raise _err(errno.EISDIR)
+                if target.entries:
+                    raise _err(errno.ENOTEMPTY)
+            elif isinstance(node, Dir):
+                raise _err(errno.ENOTDIR)
+            dst_dir.remove(new_name)
+            self.maybe_free(target)
+        src_dir.remove(old_name)
+        if isinstance(node, Dir):
+            node.nlink += 1  # Dir.remove took its "." away; it keeps it across the move
+        dst_dir.add(new_name, node)
+
+    def _is_ancestor(self, a: Dir, d: Dir) -> bool:
+        """Whether ``a`` is ``d`` or one of its ancestors."""
+        while True:
+            if d is a:
+                return True
+            if d.parent is d:
+                return False
+            d = d.parent
+
+    # ---- lifetime ----
+
+    def maybe_free(self, node: Node) -> None:
+        """Drop the inode if nothing holds it; free a file's storage when no name or open does."""
+        if node.nlink > 0 or node.opens > 0:
+            return
+        self.on_free(node)
+        if node.lookups <= 0 and node.ino != ROOT_INO:
+            self.inodes.pop(node.ino, None)
+
+    def forget(self, ino: int, nlookup: int) -> None:
+        node = self.inodes.get(ino)
+        if node is None:
+            return
+        node.lookups -= nlookup
+        if node.lookups <= 0 and node.nlink <= 0 and node.opens <= 0 and ino != ROOT_INO:
+            self.inodes.pop(ino, None)

@@ -21,23 +21,22 @@ ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1
 # tini is PID 1: it forwards SIGTERM/SIGINT to iofs, which then unmounts cleanly.
 RUN set -eux; \
     apt-get update; \
-    apt-get install -y --no-install-recommends python3 fuse3 tini; \
+    apt-get install -y --no-install-recommends python3 python3-venv fuse3 tini; \
     apt-get clean; rm -rf /var/lib/apt/lists/*
 
 FROM base AS build
 COPY containers/wheels/ /tmp/wheels/
 COPY containers/ca-certificates/ /tmp/ca-certificates/
+# Only without wheels: what pyfuse3 needs to build, and HTTPS for pip.
 RUN set -eux; \
-    pkgs="python3-venv"; \
     if ! ls /tmp/wheels/*.whl >/dev/null 2>&1; then \
-        pkgs="$pkgs ca-certificates gcc libc6-dev python3-dev libfuse3-dev pkg-config"; \
-    fi; \
-    apt-get update; \
-    apt-get install -y --no-install-recommends $pkgs; \
-    if ls /tmp/ca-certificates/*.crt >/dev/null 2>&1; then \
-        mkdir -p /usr/local/share/ca-certificates; \
-        cp /tmp/ca-certificates/*.crt /usr/local/share/ca-certificates/; \
-        update-ca-certificates; \
+        apt-get update; \
+        apt-get install -y --no-install-recommends \
+            ca-certificates gcc libc6-dev python3-dev libfuse3-dev pkg-config; \
+        if ls /tmp/ca-certificates/*.crt >/dev/null 2>&1; then \
+            cp /tmp/ca-certificates/*.crt /usr/local/share/ca-certificates/; \
+            update-ca-certificates; \
+        fi; \
     fi
 COPY . /src/
 RUN set -eu; \

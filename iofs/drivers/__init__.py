@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .faulty import Faulty
 from .full import Full
 from .mem import Mem
 from .null import Null
@@ -23,6 +24,7 @@ BUILTIN: dict[str, type] = {
     "text": Text,
     "random": Random,
     "status": Status,
+    "faulty": Faulty,
 }
 
 

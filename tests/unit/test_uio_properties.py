@@ -41,6 +41,12 @@ from iofs.uio import (
 
 SENTINEL = 0xEE
 
+# Advancing without copying (UIO_NOCOPY, uioskip) over released user memory should neither fault
+# nor raise, and uio_iov/cloneuio should work on such a uio; iofs currently slices the segment
+# and trips over the released buffer (see the xfail tests in test_uio.py). Until that is fixed
+# the generator keeps released iovecs out of those paths; set True to test them too.
+RELEASED_ADVANCE_FIXED = False
+
 
 def pattern(seed: int, n: int) -> bytes:
     return bytes((seed * 31 + k * 7 + 1) & 0xFF for k in range(max(n, 0)))
@@ -73,6 +79,12 @@ class Model:
         if direction == UIO_READ:
             return kind in ("ro", "rel")
         return kind == "rel"
+
+    def touches(self, n: int, kind: str) -> bool:
+        """Whether the next min(n, resid) bytes lie partly in an iovec of this kind."""
+        p, want = self.pos, min(n, self.resid)
+        return any(self.kinds[k] == kind and self.lens[k] and self.starts[k] < p + want
+                   and self.starts[k] + self.lens[k] > p for k in range(len(self.lens)))
 
     def view(self) -> list[int]:
         if not self.lens:
@@ -187,8 +199,10 @@ def scenarios(draw):
     if segflg == UIO_SYSSPACE:
         kinds = ["rw"] * len(lens)  # kernel memory never faults (a fault there is a bug)
     else:
-        kinds = draw(st.lists(st.sampled_from(["rw", "rw", "ro", "rel"]),
-                              min_size=len(lens), max_size=len(lens)))
+        choices = ["rw", "rw", "ro", "rel"]
+        if segflg == UIO_NOCOPY and not RELEASED_ADVANCE_FIXED:
+            choices = ["rw", "rw", "ro"]
+        kinds = draw(st.lists(st.sampled_from(choices), min_size=len(lens), max_size=len(lens)))
     total = sum(lens)
     resid = draw(st.one_of(st.just(total), st.integers(max(0, total - 4), total + 4)))
     offset = draw(st.integers(0, 30))
@@ -243,6 +257,8 @@ def test_uio_matches_naive_model(scenario):
                 # the iovecs would run out before n: see the xfail
                 # test_uioskip_past_the_iovecs_counts_only_what_was_skipped in test_uio.py
                 continue
+            if not RELEASED_ADVANCE_FIXED and m.touches(n, "rel"):
+                continue
             if 0 < n <= m.resid:
                 m.move(n, rw, None, copy=False)
             uioskip(uio, n)
@@ -269,7 +285,9 @@ def test_uio_matches_naive_model(scenario):
             assert (c.uio_rw, c.uio_segflg) == (uio.uio_rw, uio.uio_segflg)
             # moving the clone does not move the original
             before = observe(uio)
-            uioskip(c, min(c.uio_resid, m.total - m.pos))
+            k = min(c.uio_resid, m.total - m.pos)
+            if RELEASED_ADVANCE_FIXED or not m.touches(k, "rel"):
+                uioskip(c, k)
             assert observe(uio) == before
             clones.append((cloneuio(uio), observe(uio)))
         elif name == "badrw":

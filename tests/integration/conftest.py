@@ -1,0 +1,101 @@
+"""Real mounts for integration tests: every mount is unmounted, and its daemon gone, at teardown.
+
+``mount_iofs(config=None, *extra_args)`` mounts through the real CLI (``python -m iofs mount``,
+background mode, so it returns once requests are answered) in a temporary directory and returns
+a :class:`Mounted`. The default ``mnt`` fixture is the default tree.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from iofs.cli import mount_type, pid_file
+
+if not os.path.exists("/dev/fuse"):
+    pytest.fail("/dev/fuse is missing: integration tests need FUSE", pytrace=False)
+
+
+def run_iofs(*args: str, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "iofs", *args], capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+@dataclass
+class Mounted:
+    path: Path
+    log: Path
+    pid: int | None
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def log_text(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+
+def _teardown(m: Mounted) -> None:
+    mp = str(m.path)
+    if mount_type(mp) is not None:
+        run_iofs("umount", mp, timeout=30)
+    if mount_type(mp) is not None:
+        subprocess.run(["fusermount3", "-u", "-z", mp], capture_output=True)
+    if m.pid is not None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(m.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        try:
+            os.kill(m.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture
+def mount_iofs(tmp_path_factory):
+    mounted: list[Mounted] = []
+
+    def mount(config: str | None = None, *extra: str) -> Mounted:
+        base = tmp_path_factory.mktemp("iofs")
+        mp = base / "mnt"
+        mp.mkdir()
+        log = base / "iofs.log"
+        args = ["mount", str(mp), "--log", str(log), *extra]
+        if config is not None:
+            cfg = base / "tree.toml"
+            cfg.write_text(config)
+            args += ["--config", str(cfg)]
+        res = run_iofs(*args)
+        pid = None
+        try:
+            pid = int(Path(pid_file(str(mp))).read_text())
+        except (OSError, ValueError):
+            pass
+        m = Mounted(mp, log, pid)
+        mounted.append(m)
+        if res.returncode != 0:
+            raise AssertionError(f"iofs mount failed ({res.returncode}): {res.stderr.strip()}\n"
+                                 f"{m.log_text()[-3000:]}")
+        return m
+
+    try:
+        yield mount
+    finally:
+        for m in mounted:
+            _teardown(m)
+
+
+@pytest.fixture
+def mnt(mount_iofs) -> Mounted:
+    """The default tree."""
+    return mount_iofs()

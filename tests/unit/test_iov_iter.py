@@ -24,7 +24,6 @@ from iofs.iov_iter import (
     UIO_MAXIOV,
     WRITE,
     BioVec,
-    IoVec,
     copy_from_iter,
     copy_from_iter_full,
     copy_from_iter_nocache,
@@ -51,6 +50,7 @@ from iofs.iov_iter import (
     iov_length,
 )
 from iofs.pages import Page
+from iofs.uio import IoVec
 
 
 def pos(i) -> tuple[int, int, int]:

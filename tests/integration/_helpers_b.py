@@ -1,0 +1,168 @@
+"""Helpers for the integration tests of pipes, devices, regular files and errors.
+
+``mounted()`` mounts through the real CLI like conftest's ``mount_iofs`` but also takes an
+environment (for user drivers found through PYTHONPATH) and an existing mount point, and is a
+context manager, so module-scoped fixtures can share one mount with guaranteed teardown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from conftest import Mounted, _teardown, run_iofs
+
+from iofs.cli import mount_type, pid_file
+
+DEFAULT_NAMES = {"null", "zero", "full", "mem0", "pipe0", "random", "status", "tmp"}
+
+
+def start_mount(base: Path, config: str | None = None, *extra: str,
+                env: dict[str, str] | None = None, mountpoint: Path | None = None,
+                ) -> tuple[Mounted, subprocess.CompletedProcess]:
+    """Run ``iofs mount`` (background mode); returns the Mounted (pid None if none) and the result.
+
+    The caller must tear the Mounted down (``_teardown``) whatever the result.
+    """
+    mp = mountpoint if mountpoint is not None else base / "mnt"
+    mp.mkdir(exist_ok=True)
+    log = base / "iofs.log"
+    args = ["mount", str(mp), "--log", str(log), *extra]
+    if config is not None:
+        cfg = base / "tree.toml"
+        cfg.write_text(config)
+        args += ["--config", str(cfg)]
+    res = run_iofs(*args, env=env) if env is not None else run_iofs(*args)
+    pid = None
+    if res.returncode == 0:
+        try:
+            pid = int(Path(pid_file(str(mp))).read_text())
+        except (OSError, ValueError):
+            pass
+    return Mounted(mp, log, pid), res
+
+
+@contextlib.contextmanager
+def mounted(base: Path, config: str | None = None, *extra: str,
+            env: dict[str, str] | None = None, mountpoint: Path | None = None) -> Iterator[Mounted]:
+    """A mount that is unmounted, and its daemon gone, when the block ends."""
+    m, res = start_mount(base, config, *extra, env=env, mountpoint=mountpoint)
+    try:
+        if res.returncode != 0:
+            raise AssertionError(f"iofs mount failed ({res.returncode}): {res.stderr.strip()}\n"
+                                 f"{m.log_text()[-3000:]}")
+        yield m
+    finally:
+        _teardown(m)
+
+
+def env_with_pythonpath(path: Path | str) -> dict[str, str]:
+    env = dict(os.environ)
+    old = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = str(path) + (os.pathsep + old if old else "")
+    return env
+
+
+def pid_gone(pid: int) -> bool:
+    """Whether the process has exited (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 10.0, step: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+def is_mounted(path: Path | str) -> bool:
+    return mount_type(str(path)) is not None
+
+
+class Bg:
+    """A call run in a daemon thread: ``done``, ``result``, ``error`` after ``join``."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.finished = threading.Event()
+
+        def run() -> None:
+            try:
+                self.result = fn(*args)
+            except BaseException as exc:  # reported to the test through .error
+                self.error = exc
+            finally:
+                self.finished.set()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def join(self, timeout: float = 10.0) -> bool:
+        return self.finished.wait(timeout)
+
+    @property
+    def done(self) -> bool:
+        return self.finished.is_set()
+
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def raw_read(fd: int, n: int) -> tuple[int, bytes, int]:
+    """read(2) called once, without Python's retry on EINTR: (return value, data, errno)."""
+    buf = ctypes.create_string_buffer(n)
+    ctypes.set_errno(0)
+    r = _libc.read(fd, buf, ctypes.c_size_t(n))
+    err = ctypes.get_errno()
+    return r, (buf.raw[:r] if r > 0 else b""), (err if r < 0 else 0)
+
+
+def raw_write(fd: int, data: bytes) -> tuple[int, int]:
+    """write(2) called once, without Python's retry on EINTR: (return value, errno)."""
+    ctypes.set_errno(0)
+    r = _libc.write(fd, data, ctypes.c_size_t(len(data)))
+    return r, (ctypes.get_errno() if r < 0 else 0)
+
+
+def renameat2(old: str, new: str, flags: int) -> int:
+    """renameat2(AT_FDCWD, old, AT_FDCWD, new, flags): 0 or the errno."""
+    AT_FDCWD = -100
+    ctypes.set_errno(0)
+    r = _libc.renameat2(AT_FDCWD, old.encode(), AT_FDCWD, new.encode(), ctypes.c_uint(flags))
+    return 0 if r == 0 else ctypes.get_errno()
+
+
+def one_line_error(res: subprocess.CompletedProcess) -> str:
+    """Assert the CLI failed with exactly one 'iofs: ' line on stderr and no traceback."""
+    assert res.returncode != 0, res
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {res.stderr!r}"
+    assert lines[0].startswith("iofs: "), lines
+    assert "Traceback" not in res.stderr and "Traceback" not in res.stdout
+    return lines[0]
+
+
+__all__ = [
+    "DEFAULT_NAMES", "Bg", "Mounted", "env_with_pythonpath", "is_mounted", "mounted",
+    "one_line_error", "pid_gone", "raw_read", "raw_write", "renameat2", "run_iofs",
+    "start_mount", "wait_for", "sys",
+]

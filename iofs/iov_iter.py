@@ -36,7 +36,6 @@ from .segments import (
     SegmentFault,
     as_bytes_view,
     step_from_segment,
-    step_nothing,
     step_to_segment,
     walk,
 )
@@ -84,7 +83,7 @@ class IovIter(Cursor):
     current one included) are read from the shared cursor.
     """
 
-    __slots__ = ("iter_type", "data_source", "count", "_bvecs")
+    __slots__ = ("iter_type", "data_source", "count", "_bvecs", "_shorted")
 
     def __init__(self, iter_type: str, direction: int, segs: list[memoryview], lens: list[int],
                  count: int, bvecs: list[BioVec] | None = None) -> None:
@@ -98,6 +97,7 @@ class IovIter(Cursor):
         self._idx = 0
         self._skip = 0
         self._bvecs = bvecs
+        self._shorted = 0  # bytes iov_iter_truncate took off count, which reexpand may give back
 
     @property
     def iov_offset(self) -> int:
@@ -118,7 +118,7 @@ class IovIter(Cursor):
 def _vecs(vecs: Sequence[Any], nr_segs: int | None) -> tuple[list[memoryview], list[int]]:
     vecs = list(vecs if nr_segs is None else vecs[:nr_segs])
     vecs = [v if type(v) is IoVec else IoVec(v) for v in vecs]
-    return [v.iov_base for v in vecs], [v.iov_len for v in vecs]
+    return [v._buf[v._off:] if v._off else v._buf for v in vecs], [v.iov_len for v in vecs]
 
 
 def iov_iter_init(direction: int, iov: Sequence[Any], nr_segs: int | None = None,
@@ -131,7 +131,7 @@ def iov_iter_init(direction: int, iov: Sequence[Any], nr_segs: int | None = None
 def iov_iter_ubuf(direction: int, buf: Any, count: int | None = None) -> IovIter:
     """An ITER_UBUF iterator over one user buffer."""
     v = IoVec(buf, count)
-    return IovIter(ITER_UBUF, direction, [v.iov_base], [v.iov_len], v.iov_len)
+    return IovIter(ITER_UBUF, direction, [v._buf], [v.iov_len], v.iov_len)
 
 
 def iov_iter_kvec(direction: int, kvec: Sequence[Any], nr_segs: int | None = None,
@@ -174,7 +174,8 @@ def _iterate(i: IovIter, n: int, step: Any, priv: Any) -> int:
         i.count -= n
         return n
     try:
-        done = walk(i, n, step, priv, True)
+        # UBUF keeps iov_offset == len when consumed (nothing to step past): lazy, like BSD
+        done = walk(i, n, step, priv, i.iter_type is not ITER_UBUF)
     except SegmentFault as fault:
         i.count -= fault.done
         if i.iter_type in _USER:
@@ -190,6 +191,7 @@ def _peek(i: IovIter, n: int, step: Any, priv: Any) -> int:
     i._copy_position(scratch)
     scratch.iter_type = i.iter_type
     scratch.count = i.count
+    scratch._shorted = 0
     return _iterate(scratch, n, step, priv)
 
 
@@ -288,7 +290,7 @@ def iov_iter_zero(nbytes: int, i: IovIter) -> int:
 
 def iov_iter_advance(i: IovIter, size: int) -> None:
     """Skip ``size`` bytes (at most count) without touching memory."""
-    _iterate(i, size, step_nothing, None)
+    _iterate(i, size, None, None)
 
 
 def iov_iter_revert(i: IovIter, unroll: int) -> None:
@@ -314,7 +316,7 @@ def iov_iter_revert(i: IovIter, unroll: int) -> None:
     lens = i._lens
     while True:
         idx -= 1
-        if idx < 0 or i.iter_type is ITER_UBUF:
+        if idx < 0 or i.iter_type is ITER_UBUF:  # UBUF has one buffer and never leaves it
             raise AssertionError(f"BUG: iov_iter_revert({unroll}) goes back past the start")
         if left <= lens[idx]:
             i._idx = idx
@@ -327,14 +329,22 @@ def iov_iter_revert(i: IovIter, unroll: int) -> None:
 def iov_iter_truncate(i: IovIter, count: int) -> None:
     """Cap count at ``count`` (never raises it)."""
     if i.count > count:
+        i._shorted += i.count - count
         i.count = count
 
 
 def iov_iter_reexpand(i: IovIter, count: int) -> None:
-    """Set count back up after a truncate. It may not exceed what the segments still hold."""
-    if i.iter_type is not ITER_DISCARD and count > i._remaining_in_segments():
-        raise ValueError(f"iov_iter_reexpand({count}) beyond the {i._remaining_in_segments()} "
-                         "bytes the segments hold")
+    """Set count to ``count``, giving back what iov_iter_truncate took (the pattern is
+    ``shorted = count - max; truncate(i, max); ...; reexpand(i, iov_iter_count(i) + shorted)``).
+
+    Growing by more than truncation took off is a bug: ValueError. The count stays trusted, so
+    a count set above the segments at construction can be truncated and re-expanded to it.
+    """
+    grow = count - i.count
+    if grow > i._shorted:
+        raise ValueError(f"iov_iter_reexpand({count}): {grow} bytes more than truncation took "
+                         f"({i._shorted})")
+    i._shorted -= grow
     i.count = count
 
 
@@ -512,6 +522,7 @@ def dup_iter(old: IovIter) -> IovIter:
     new._bvecs = old._bvecs[old._idx:] if old._bvecs is not None else None
     new._idx = 0
     new._skip = old._skip
+    new._shorted = old._shorted
     return new
 
 
@@ -548,7 +559,7 @@ def import_iovec(direction: int, uvector: Sequence[Any],
             return -errno.EFAULT, None
         if length > MAX_RW_COUNT - total:
             length = MAX_RW_COUNT - total
-        segs.append(mv[:length] if length != len(mv) else mv)
+        segs.append(mv)  # the program's view; the walker slices pieces to length
         lens.append(length)
         total += length
     return 0, IovIter(ITER_IOVEC, direction, segs, lens, total)
@@ -563,7 +574,7 @@ def import_single_range(direction: int, buf: Any, length: int) -> tuple[int, IoV
     if length > len(mv):
         return -errno.EFAULT, None, None
     iov = IoVec(mv, length)
-    return 0, iov, IovIter(ITER_IOVEC, direction, [iov.iov_base], [length], length)
+    return 0, iov, IovIter(ITER_IOVEC, direction, [mv], [length], length)
 
 
 def iov_iter_fault_in_readable(i: IovIter, nbytes: int) -> int:

@@ -73,11 +73,16 @@ def as_bytes_view(buf: Any) -> memoryview:
     return mv
 
 
-def walk(cur: Cursor, n: int, step: Step, priv: Any, eager: bool) -> int:
+def walk(cur: Cursor, n: int, step: Step | None, priv: Any, eager: bool) -> int:
     """Process up to ``n`` (> 0) bytes of ``cur`` from its position with ``step``; advance it.
 
     Returns the bytes processed. Raises :class:`SegmentFault` (after committing the position)
-    if a step faults.
+    if a step faults. With ``step=None`` the walk only advances: no memory is touched, so
+    segments over released buffers are stepped over without a fault (Linux's advance, BSD's
+    UIO_NOCOPY).
+
+    A segment's memoryview may be longer than its length (an iovec over a prefix of a buffer
+    keeps the program's own view, so that releasing it faults): pieces are sliced to length.
     """
     lens = cur._lens
     i = cur._idx
@@ -85,13 +90,16 @@ def walk(cur: Cursor, n: int, step: Step, priv: Any, eager: bool) -> int:
     end = len(lens)
     if i >= end:
         return 0
+    if step is None:
+        return _advance(cur, n, eager)
     segs = cur._segs
     seglen = lens[i]
     part = seglen - skip
     # Fast path: the move ends inside the current segment (every single-iovec request).
     if n < part or (n == part and not eager):
         try:
-            left = step(segs[i][skip:skip + n] if (skip or n != seglen) else segs[i], priv, 0)
+            seg = segs[i]
+            left = step(seg[skip:skip + n] if (skip or n != len(seg)) else seg, priv, 0)
         except _FAULTS as exc:
             raise SegmentFault(0) from exc
         n -= left
@@ -101,9 +109,8 @@ def walk(cur: Cursor, n: int, step: Step, priv: Any, eager: bool) -> int:
     try:
         # The head: the rest of the current segment (maybe all of it, maybe nothing).
         if part:
-            if part > n:
-                part = n
-            left = step(segs[i][skip:skip + part] if (skip or part != seglen) else segs[i], priv, 0)
+            seg = segs[i]
+            left = step(seg[skip:seglen] if (skip or seglen != len(seg)) else seg, priv, 0)
             if left:
                 cur._skip = skip + part - left
                 return part - left
@@ -121,7 +128,8 @@ def walk(cur: Cursor, n: int, step: Step, priv: Any, eager: bool) -> int:
             seglen = lens[i]
             if seglen < n:
                 if seglen:
-                    left = step(segs[i], priv, done)
+                    seg = segs[i]
+                    left = step(seg if seglen == len(seg) else seg[:seglen], priv, done)
                     if left:
                         skip = seglen - left
                         done += skip
@@ -130,7 +138,8 @@ def walk(cur: Cursor, n: int, step: Step, priv: Any, eager: bool) -> int:
                     n -= seglen
                 continue
             if seglen:
-                left = step(segs[i][:n] if n != seglen else segs[i], priv, done)
+                seg = segs[i]
+                left = step(seg[:n] if n != len(seg) else seg, priv, done)
                 skip = n - left
                 done += skip
             break
@@ -138,6 +147,46 @@ def walk(cur: Cursor, n: int, step: Step, priv: Any, eager: bool) -> int:
         cur._idx = i
         cur._skip = skip
         raise SegmentFault(done) from exc
+    if eager and skip == lens[i]:
+        i += 1
+        skip = 0
+    cur._idx = i
+    cur._skip = skip
+    return done
+
+
+def _advance(cur: Cursor, n: int, eager: bool) -> int:
+    """walk() without a step: the same position rules, by arithmetic on the lengths alone.
+
+    Linux splits iov_iter_advance from iterate_and_advance the same way: advancing must not
+    touch (or fault on) the memory it steps over.
+    """
+    lens = cur._lens
+    i = cur._idx
+    skip = cur._skip
+    end = len(lens)
+    part = lens[i] - skip
+    if n < part or (n == part and not eager):
+        cur._skip = skip + n
+        return n
+    done = part
+    n -= part
+    skip = lens[i]
+    while n:
+        i += 1
+        skip = 0
+        if i >= end:
+            i = end - 1
+            skip = lens[i]
+            break
+        seglen = lens[i]
+        if seglen < n:
+            done += seglen
+            n -= seglen
+            continue
+        skip = n
+        done += n
+        break
     if eager and skip == lens[i]:
         i += 1
         skip = 0
@@ -160,6 +209,3 @@ def step_from_segment(piece: memoryview, dst: memoryview, done: int) -> int:
     return 0
 
 
-def step_nothing(piece: memoryview, priv: Any, done: int) -> int:
-    """Advance without touching memory (UIO_NOCOPY, iov_iter_advance)."""
-    return 0

@@ -31,7 +31,6 @@ from .segments import (
     SegmentFault,
     as_bytes_view,
     step_from_segment,
-    step_nothing,
     step_to_segment,
     walk,
 )
@@ -69,9 +68,12 @@ class IoVec:
     """``struct iovec``: ``iov_base`` (a flat byte memoryview of ``base``) and ``iov_len``.
 
     ``iov_len`` defaults to the whole buffer; a smaller one describes a prefix of it.
+    ``iov_base`` is the described bytes. Underneath, as a C base pointer does, the iovec keeps the
+    program's own view of the whole buffer and slices only when touched, so a program that
+    releases its memoryview makes the iovec fault.
     """
 
-    __slots__ = ("iov_base", "iov_len")
+    __slots__ = ("_buf", "_off", "iov_len")
 
     def __init__(self, base: Any, iov_len: int | None = None) -> None:
         mv = as_bytes_view(base)
@@ -79,10 +81,19 @@ class IoVec:
             iov_len = len(mv)
         elif not 0 <= iov_len <= len(mv):
             raise ValueError(f"iov_len {iov_len} outside the buffer of {len(mv)} bytes")
-        elif iov_len != len(mv):
-            mv = mv[:iov_len]
-        self.iov_base = mv
+        self._buf = mv
+        self._off = 0
         self.iov_len = iov_len
+
+    @classmethod
+    def _at(cls, buf: memoryview, off: int, iov_len: int) -> IoVec:
+        v = cls.__new__(cls)
+        v._buf, v._off, v.iov_len = buf, off, iov_len
+        return v
+
+    @property
+    def iov_base(self) -> memoryview:
+        return self._buf[self._off:self._off + self.iov_len]
 
     def __repr__(self) -> str:
         return f"IoVec(<{self.iov_len} bytes>)"
@@ -121,7 +132,7 @@ class Uio(Cursor):
         for v in iovs:
             if type(v) is not IoVec:
                 v = IoVec(v)
-            segs.append(v.iov_base)
+            segs.append(v._buf[v._off:] if v._off else v._buf)
             lens.append(v.iov_len)
         self._segs = segs
         self._lens = lens
@@ -143,7 +154,7 @@ class Uio(Cursor):
         Same result as ``Uio([IoVec(base, n)], ...)`` without the per-argument checks.
         """
         uio = cls.__new__(cls)
-        uio._segs = [base if len(base) == n else base[:n]]
+        uio._segs = [base]
         uio._lens = [n]
         uio._idx = 0
         uio._skip = 0
@@ -168,14 +179,9 @@ class Uio(Cursor):
     def uio_iov(self) -> tuple[IoVec, ...]:
         """The remaining iovecs, current first. A snapshot: drivers must not write uio_iov."""
         i, skip = self._idx, self._skip
-        out = []
-        for k in range(i, len(self._segs)):
-            v = IoVec.__new__(IoVec)
-            s = skip if k == i else 0
-            v.iov_base = self._segs[k][s:] if s else self._segs[k]
-            v.iov_len = self._lens[k] - s
-            out.append(v)
-        return tuple(out)
+        return tuple(IoVec._at(self._segs[k], skip if k == i else 0,
+                               self._lens[k] - (skip if k == i else 0))
+                     for k in range(i, len(self._segs)))
 
     @property
     def uio_iovcnt(self) -> int:
@@ -209,7 +215,7 @@ def uiomove(buf: Any, n: int, uio: Uio) -> int:
         return 0
     segflg = uio.uio_segflg
     if segflg == UIO_NOCOPY:
-        step = step_nothing
+        step = None  # advance only: nothing is touched, so nothing can fault
     else:
         if type(buf) is not memoryview or buf.format != "B":
             buf = as_bytes_view(buf)
@@ -311,9 +317,9 @@ def uioskip(uio: Uio, n: int) -> None:
     """illumos uioskip: advance the uio by ``n`` bytes without copying; does nothing if n > resid."""
     if n > uio.uio_resid or n <= 0:
         return
-    walk(uio, n, step_nothing, None, False)
-    uio.uio_resid -= n
-    uio.uio_offset += n
+    done = walk(uio, n, None, None, False)
+    uio.uio_resid -= done
+    uio.uio_offset += done
 
 
 def ureadc(c: int, uio: Uio) -> int:
@@ -341,13 +347,8 @@ def uwritec(uio: Uio) -> int:
 def cloneuio(uio: Uio) -> Uio:
     """FreeBSD cloneuio: an independent copy, with its own iovec array, of the remaining request."""
     new = Uio.__new__(Uio)
-    i, skip = uio._idx, uio._skip
-    segs = uio._segs[i:]
-    lens = uio._lens[i:]
-    if segs and skip:
-        segs[0] = segs[0][skip:]
-        lens[0] -= skip
-    new._segs, new._lens, new._idx, new._skip = segs, lens, 0, 0
+    i = uio._idx
+    new._segs, new._lens, new._idx, new._skip = uio._segs[i:], uio._lens[i:], 0, uio._skip
     for name in Uio.__slots__:
         setattr(new, name, getattr(uio, name))
     return new

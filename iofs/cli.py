@@ -126,6 +126,8 @@ def preflight(mountpoint: str, allow_other: bool) -> None:
         if not _has_cap(CAP_SYS_ADMIN):
             raise CliError("mounting needs CAP_SYS_ADMIN (in a container: run with --cap-add SYS_ADMIN)")
     else:
+        if not os.access(mountpoint, os.W_OK):
+            raise CliError(f"no write access to mount point {mountpoint} (fusermount3 requires it)")
         if shutil.which("fusermount3") is None:
             raise CliError("mounting as a non-root user needs fusermount3 (Debian package fuse3)")
         if allow_other and not _user_allow_other():

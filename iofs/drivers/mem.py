@@ -19,7 +19,7 @@ class Mem(Driver):
 
     def __init__(self, size: int | str = "64M") -> None:
         self.size = parse_size(size)
-        self.ram = bytearray(self.size)
+        self.ram = memoryview(bytearray(self.size))  # one view for every request
 
     def d_size(self, dev):
         return self.size

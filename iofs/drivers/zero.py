@@ -12,8 +12,7 @@ def read_zeros(uio) -> int:
     """Fill the whole request with zeros: uiomove over the zero region until resid is 0."""
     error = 0
     while uio.uio_resid > 0 and error == 0:
-        n = min(uio.uio_resid, len(ZERO_REGION))
-        error = uiomove(ZERO_REGION[:n], n, uio)
+        error = uiomove(ZERO_REGION, min(uio.uio_resid, len(ZERO_REGION)), uio)
     return error
 
 

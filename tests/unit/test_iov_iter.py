@@ -201,6 +201,12 @@ def test_advance_does_not_touch_read_only_or_released_memory(no_warnings):
     assert pos(i) == (0, 0, 0)
 
 
+def test_advance_partly_into_released_user_memory():
+    i = iov_iter_init(READ, [released(4)])
+    iov_iter_advance(i, 1)
+    assert pos(i) == (1, 1, 3)
+
+
 # ---- wrong direction -----------------------------------------------------------------------------
 
 def test_copy_to_a_source_iterator_warns_and_returns_0():
@@ -251,7 +257,24 @@ def test_ubuf_single_buffer(no_warnings):
     i = iov_iter_ubuf(READ, buf, 4)
     assert pos(i) == (1, 0, 4)
     assert copy_to_iter(b"abcdef", 6, i) == 4 and buf == b"abcd\0\0"
-    assert pos(i) == (0, 0, 0)
+    # a UBUF has no segment array to step along: iov_offset grows to the length, nr_segs stays 1
+    assert pos(i) == (1, 4, 0)
+    assert iov_iter_single_seg_count(i) == 0
+
+
+def test_ubuf_revert_after_full_consumption(no_warnings):
+    buf = bytearray(4)
+    i = iov_iter_ubuf(READ, buf)
+    assert copy_to_iter(b"abcd", 4, i) == 4
+    iov_iter_revert(i, 1)
+    assert i.count == 1 and i.iov_offset == 3
+    assert copy_to_iter(b"Z", 1, i) == 1 and buf == b"abcZ"
+
+
+def test_ubuf_copy_from_iter_full_more_than_count(no_warnings):
+    i = iov_iter_ubuf(WRITE, b"abcd")
+    assert copy_from_iter_full(bytearray(6), 6, i) is False
+    assert i.count == 4
 
 
 def test_ubuf_fault_is_a_short_copy(no_warnings):
@@ -483,6 +506,20 @@ def test_reexpand_beyond_the_segments_is_refused():
     with pytest.raises(ValueError):
         iov_iter_reexpand(i, 4)
     assert i.count == 1
+
+
+def test_reexpand_to_a_trusted_count_above_the_segments():
+    i = iov_iter_init(READ, [bytearray(2)], count=5)
+    iov_iter_truncate(i, 1)
+    iov_iter_reexpand(i, 5)
+    assert i.count == 5
+
+
+def test_reexpand_beyond_what_was_truncated_is_refused():
+    i = iov_iter_init(READ, [bytearray(8)], count=4)
+    iov_iter_truncate(i, 2)
+    with pytest.raises(ValueError):
+        iov_iter_reexpand(i, 8)
 
 
 # ---- single_seg_count ------------------------------------------------------------------------------

@@ -406,8 +406,6 @@ def test_empty_bad_iovec_never_faults():
     assert uiomove(b"AB", 2, uio) == 0 and a == b"AB"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG iofs/uio.py:IoVec.__init__ keeps a slice of a prefix "
-                   "buffer, so releasing the program's memoryview leaves the iovec usable: no EFAULT")
 def test_released_prefix_iovec_faults():
     """A user iovec over a prefix of a buffer the program then releases must fault too."""
     mv = memoryview(bytearray(8))
@@ -415,6 +413,30 @@ def test_released_prefix_iovec_faults():
     mv.release()
     assert uiomove(b"abc", 3, uio) == errno.EFAULT
     assert uio.uio_resid == 3
+
+
+def test_nocopy_over_released_user_memory_moves_nothing_and_does_not_fault():
+    uio = Uio([released(4)], rw=UIO_READ, segflg=UIO_NOCOPY)
+    assert uiomove(None, 1, uio) == 0
+    assert uio.uio_resid == 3 and uio.uio_offset == 1
+
+
+def test_uioskip_over_released_user_memory():
+    uio = Uio([released(4)], rw=UIO_READ, segflg=UIO_USERSPACE)
+    uioskip(uio, 1)
+    assert uio.uio_resid == 3 and uio.uio_offset == 1
+
+
+def test_uio_iov_and_cloneuio_after_the_user_buffer_goes_away():
+    mv = memoryview(bytearray(b"abcd"))
+    uio = Uio([mv], rw=UIO_WRITE, segflg=UIO_USERSPACE)
+    out = bytearray(1)
+    assert uiomove(out, 1, uio) == 0 and out == b"a"
+    mv.release()
+    assert uiomove(bytearray(3), 3, uio) == errno.EFAULT
+    assert uio.uio_resid == 3
+    assert lens(uio) == [3]  # reading the uio is not touching user memory
+    assert lens(cloneuio(uio)) == [3]
 
 
 def test_uiomove_nofault_returns_efault_at_once_with_partial_progress():
@@ -610,8 +632,6 @@ def test_uioskip_zero_does_nothing():
     assert lens(uio) == [0, 3] and uio.uio_resid == 3
 
 
-@pytest.mark.xfail(strict=True, reason="iofs/uio.py:uioskip subtracts n from uio_resid even when "
-                   "the iovecs ran out first; uiomove subtracts only what was moved")
 def test_uioskip_past_the_iovecs_counts_only_what_was_skipped():
     """resid is trusted but the walk stops where the iovecs end; uioskip should then account
     like uiomove under UIO_NOCOPY (uio_resid -= bytes actually stepped over)."""

@@ -81,6 +81,24 @@ def _errno_of(value: Any, who: str) -> int:
     return errno.EIO
 
 
+def _settle(of: OpenFile, size: int, resid: Any, error: Any, entry: str) -> int:
+    """The syscall layer after d_read/d_write: the bytes moved, or FUSEError with the errno.
+
+    ERESTART, EINTR and EWOULDBLOCK after progress become a short count (ERESTART without
+    progress is EINTR); any other errno fails the call; a driver that leaves uio_resid outside
+    0..size, or returns something that is not an errno, gives EIO.
+    """
+    moved = size - resid if type(resid) is int else -1
+    if not 0 <= moved <= size:
+        log.error("%s: %s left uio_resid %r of %d: EIO", of.dev.name, entry, resid, size)
+        moved, error = 0, errno.EIO
+    if error and not (moved and error in RESTARTABLE):
+        error = _errno_of(error, f"{of.dev.name}: {entry}")
+        of.stats.errors += 1
+        raise pyfuse3.FUSEError(errno.EINTR if error == ERESTART else error)
+    return moved
+
+
 class IofsOperations(pyfuse3.Operations):
     """pyfuse3 operations over a :class:`~iofs.tree.Namespace` of device nodes and files."""
 
@@ -193,17 +211,10 @@ class IofsOperations(pyfuse3.Operations):
             except Exception:
                 log.exception("%s: d_read raised: EIO", of.dev.name or "file")
                 error = errno.EIO
-            moved = size - uio.uio_resid
-            if not 0 <= moved <= size:
-                log.error("%s: d_read left uio_resid %r of %d: EIO", of.dev.name, uio.uio_resid, size)
-                moved, error = 0, errno.EIO
             stats = of.stats
             stats.reads += 1
+            moved = _settle(of, size, uio.uio_resid, error, "d_read")
             stats.bytes_read += moved
-            if error and not (moved and error in RESTARTABLE):
-                error = _errno_of(error, f"{of.dev.name}: d_read")
-                stats.errors += 1
-                raise pyfuse3.FUSEError(errno.EINTR if error == ERESTART else error)
             if of.regular:
                 of.node.atime_ns = time.time_ns()
             return buf[:moved]
@@ -225,19 +236,12 @@ class IofsOperations(pyfuse3.Operations):
         except Exception:
             log.exception("%s: d_write raised: EIO", of.dev.name or "file")
             error = errno.EIO
-        moved = size - uio.uio_resid
-        if not 0 <= moved <= size:
-            log.error("%s: d_write left uio_resid %r of %d: EIO", of.dev.name, uio.uio_resid, size)
-            moved, error = 0, errno.EIO
         stats = of.stats
         stats.writes += 1
+        moved = _settle(of, size, uio.uio_resid, error, "d_write")
         stats.bytes_written += moved
         if of.regular and moved:
             of.node.touch()
-        if error and not (moved and error in RESTARTABLE):
-            error = _errno_of(error, f"{of.dev.name}: d_write")
-            stats.errors += 1
-            raise pyfuse3.FUSEError(errno.EINTR if error == ERESTART else error)
         return moved
 
     async def poll(self, inode: int, fh: int, ph: Any, ctx: Any) -> int:

@@ -153,6 +153,7 @@ def serve(mountpoint: str, tree: config.Tree, *, debug: bool, allow_other: bool,
 
     from .fs import IofsOperations
 
+    _tune_malloc()
     ops = IofsOperations(tree)
     options = {"fsname=iofs", "subtype=iofs", "default_permissions"}
     if allow_other:
@@ -174,6 +175,10 @@ def serve(mountpoint: str, tree: config.Tree, *, debug: bool, allow_other: bool,
                     async for signum in sigs:
                         log.info("signal %d: unmounting", signum)
                         pyfuse3.terminate()
+                        # Requests still sleeping in a driver (a blocked pipe read) would keep
+                        # main() waiting forever: cancel them; the kernel fails them with
+                        # ENOTCONN when the session closes.
+                        nursery.cancel_scope.cancel()
                         return
 
             async def announce() -> None:
@@ -192,6 +197,24 @@ def serve(mountpoint: str, tree: config.Tree, *, debug: bool, allow_other: bool,
         pyfuse3.close(unmount=True)
         log.info("unmounted %s", mountpoint)
     return 0
+
+
+def _tune_malloc() -> None:
+    """Keep freed request-sized blocks in the heap instead of unmapping them.
+
+    pyfuse3 hands every write request to Python as a new bytes of up to 1 MiB; with glibc's
+    default thresholds each one is a fresh mmap whose pages fault in on every request.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        libc.mallopt(M_MMAP_THRESHOLD, 4 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, 16 << 20)
+    except (OSError, AttributeError):
+        pass  # not glibc: defaults are fine, only slower
 
 
 def _setup_logging(debug: bool, stream=None) -> None:

@@ -2,7 +2,7 @@
 
     [options]
     max_memory = "1G"        # memory all regular files may use together (ENOSPC beyond)
-    max_file_size = "1G"     # largest regular file (EFBIG beyond); default: max_memory
+    max_file_size = "1G"     # largest regular file (EFBIG beyond); default: off_t's maximum
 
     [[device]]
     path = "mem0"            # relative to the mount; missing parent directories are made

@@ -23,13 +23,16 @@ from __future__ import annotations
 import errno
 import inspect
 import select
+from contextvars import ContextVar
 from typing import Any, Callable
 
 import trio
 
 __all__ = [
     "Driver", "Device", "DeviceStats", "Td", "WaitChannel", "SelInfo", "selrecord", "selwakeup",
+    "signal_pending", "ram",
     "IO_NDELAY", "IO_DIRECT", "IO_APPEND", "IO_SYNC", "ERESTART", "ioflag_from_open_flags",
+    "devfs_set_cdevpriv", "devfs_get_cdevpriv", "devfs_clear_cdevpriv",
     "POLLIN", "POLLOUT", "POLLRDNORM", "POLLWRNORM", "POLLHUP", "POLLERR", "POLLSTANDARD",
 ]
 
@@ -65,6 +68,45 @@ def ioflag_from_open_flags(flags: int) -> int:
     if flags & (os.O_SYNC | os.O_DSYNC):
         io |= IO_SYNC
     return io
+
+
+# The open file the current request came through (FreeBSD: curthread->td_fpop). The filesystem
+# sets it before every entry point call; each trio task has its own.
+current_file: ContextVar[Any] = ContextVar("iofs_current_file", default=None)
+
+
+def devfs_set_cdevpriv(priv: Any, dtr: Callable[[Any], None] | None = None) -> int:
+    """Attach ``priv`` to the open file of the current request (per-open driver state).
+
+    ``dtr(priv)`` runs when the file is closed. Returns 0, EBUSY if the file already has private
+    data, or ENOENT outside a request.
+    """
+    f = current_file.get()
+    if f is None:
+        return errno.ENOENT
+    if f.cdevpriv is not None:
+        return errno.EBUSY
+    f.cdevpriv = priv
+    f.cdevpriv_dtr = dtr
+    return 0
+
+
+def devfs_get_cdevpriv() -> tuple[int, Any]:
+    """``(0, priv)`` for the open file of the current request, or ``(EBADF, None)`` if it has none."""
+    f = current_file.get()
+    if f is None or f.cdevpriv is None:
+        return errno.EBADF, None
+    return 0, f.cdevpriv
+
+
+def devfs_clear_cdevpriv() -> None:
+    """Detach (and destroy, through its dtr) the current open file's private data."""
+    f = current_file.get()
+    if f is not None and f.cdevpriv is not None:
+        priv, dtr = f.cdevpriv, f.cdevpriv_dtr
+        f.cdevpriv = f.cdevpriv_dtr = None
+        if dtr is not None:
+            dtr(priv)
 
 
 class Td:
@@ -107,20 +149,57 @@ def selwakeup(sip: SelInfo) -> None:
         ph.notify()
 
 
+def signal_pending(pid: int) -> bool:
+    """Whether process ``pid`` has a signal pending that it neither blocks nor ignores.
+
+    pyfuse3 gives the daemon no FUSE_INTERRUPT, but a signal sent to a process waiting on a
+    FUSE request stays pending until the request is answered, so it shows in /proc. A process
+    that is gone counts as interrupted.
+    """
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            fields = dict(line.split(b":", 1) for line in f.read().splitlines() if b":" in line)
+    except OSError:
+        return True
+    try:
+        pending = int(fields[b"SigPnd"], 16) | int(fields[b"ShdPnd"], 16)
+        masked = int(fields[b"SigBlk"], 16) | int(fields[b"SigIgn"], 16)
+    except (KeyError, ValueError):
+        return False
+    sigkill = 1 << 8
+    return bool(pending & ~masked) or bool(pending & sigkill)
+
+
 class WaitChannel:
     """tsleep/wakeup on trio: a driver awaits :meth:`sleep`, another request calls :meth:`wakeup`.
 
-    Sleepers re-check their condition after waking (wakeups may be broadcast or spurious), as
-    with tsleep(9).
+    ``await chan.sleep(td)`` returns 0 when woken, EINTR if the process behind ``td`` gets a
+    signal meanwhile (tsleep with PCATCH: Ctrl-C and kill work on a program blocked in a
+    read), EWOULDBLOCK when ``timeout`` seconds pass. Sleepers re-check their condition after
+    waking (wakeups are broadcast and may be spurious), as with tsleep(9).
     """
 
     __slots__ = ("_event",)
 
+    SIGNAL_CHECK = 0.1  # seconds between looks at the sleeper's pending signals
+
     def __init__(self) -> None:
         self._event = trio.Event()
 
-    async def sleep(self) -> None:
-        await self._event.wait()
+    async def sleep(self, td: Td | None = None, timeout: float | None = None) -> int:
+        event = self._event
+        deadline = trio.current_time() + timeout if timeout is not None else float("inf")
+        while True:
+            step = deadline - trio.current_time()
+            if td is not None:
+                step = min(step, self.SIGNAL_CHECK)
+            if step <= 0:
+                return errno.EWOULDBLOCK
+            with trio.move_on_after(step):
+                await event.wait()
+                return 0
+            if td is not None and signal_pending(td.pid):
+                return errno.EINTR
 
     def wakeup(self) -> None:
         """Wake every sleeper (wakeup(9), not wakeup_one)."""
@@ -185,6 +264,19 @@ class Device:
 
     def __repr__(self) -> str:
         return f"Device({self.name!r}, {type(self.driver).__name__})"
+
+
+def ram(size: int) -> memoryview:
+    """``size`` zeroed bytes of RAM that cost nothing until written (an anonymous mapping).
+
+    bytearray(size) writes every byte at once; a mem device of 1 GiB must not cost 1 GiB of
+    RSS before anyone writes to it.
+    """
+    import mmap
+
+    if size == 0:
+        return memoryview(bytearray(0))
+    return memoryview(mmap.mmap(-1, size))
 
 
 def entry_point(driver: Any, name: str) -> tuple[Callable[..., Any], bool]:

@@ -37,11 +37,11 @@ import trio
 
 from .config import Tree
 from .driver import (
-    ERESTART, POLLSTANDARD, Device, Td, entry_point, ioflag_from_open_flags,
+    ERESTART, POLLSTANDARD, Device, Td, current_file, entry_point, ioflag_from_open_flags,
 )
 from .drivers.regular import MemoryPool, RegularFile
 from .tree import Dir, File, Namespace, Node, Special, Symlink
-from .uio import UIO_READ, UIO_USERSPACE, UIO_WRITE, Uio
+from .uio import OFF_MAX, UIO_READ, UIO_USERSPACE, UIO_WRITE, Uio
 
 log = logging.getLogger("iofs")
 
@@ -56,7 +56,7 @@ class OpenFile:
     """One open of a file: what the request path needs, looked up once at open."""
 
     __slots__ = ("node", "dev", "d_read", "read_async", "d_write", "write_async", "ioflag",
-                 "flags", "td", "limit", "stats", "stream", "regular")
+                 "flags", "td", "limit", "stats", "stream", "regular", "cdevpriv", "cdevpriv_dtr")
 
     def __init__(self, node: File, flags: int, td: Td) -> None:
         dev = node.dev
@@ -71,6 +71,8 @@ class OpenFile:
         self.stats = dev.stats
         self.stream = dev.stream
         self.regular = dev.regular
+        self.cdevpriv: Any = None
+        self.cdevpriv_dtr: Any = None
 
 
 def _errno_of(value: Any, who: str) -> int:
@@ -110,7 +112,7 @@ class IofsOperations(pyfuse3.Operations):
         self.ns = Namespace()
         self.ns.on_free = self._free_storage
         self.pool = MemoryPool(tree.max_memory)
-        self.max_file_size = tree.max_file_size if tree.max_file_size is not None else tree.max_memory
+        self.max_file_size = tree.max_file_size if tree.max_file_size is not None else OFF_MAX
         self.devices: list[Device] = []
         self._open: dict[int, OpenFile] = {}
         self._dirs: dict[int, Dir] = {}
@@ -203,6 +205,7 @@ class IofsOperations(pyfuse3.Operations):
         try:
             uio = Uio.single(buf, size, UIO_READ, UIO_USERSPACE, 0 if of.stream else off,
                              of.td, of.limit, of.flags)
+            current_file.set(of)
             try:
                 error = (await of.d_read(of.dev, uio, of.ioflag)) if of.read_async \
                     else of.d_read(of.dev, uio, of.ioflag)
@@ -228,6 +231,7 @@ class IofsOperations(pyfuse3.Operations):
         size = len(data)
         uio = Uio.single(memoryview(data), size, UIO_WRITE, UIO_USERSPACE, 0 if of.stream else off,
                          of.td, of.limit, of.flags)
+        current_file.set(of)
         try:
             error = (await of.d_write(of.dev, uio, of.ioflag)) if of.write_async \
                 else of.d_write(of.dev, uio, of.ioflag)
@@ -250,6 +254,7 @@ class IofsOperations(pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.EBADF)
         fn, is_async = entry_point(of.dev.driver, "d_poll")
         td = Td(ctx.pid, ctx.uid, ctx.gid, ph)
+        current_file.set(of)
         try:
             revents = (await fn(of.dev, POLLSTANDARD, td)) if is_async else fn(of.dev, POLLSTANDARD, td)
         except (trio.Cancelled, KeyboardInterrupt):
@@ -275,12 +280,15 @@ class IofsOperations(pyfuse3.Operations):
         if flags & os.O_TRUNC and dev.regular and flags & os.O_ACCMODE != os.O_RDONLY:
             dev.driver.d_truncate(dev, 0)
             node.touch()
+        of = OpenFile(node, flags, td)
+        current_file.set(of)
         fn, is_async = entry_point(dev.driver, "d_open")
         error = await self._call(fn, is_async, f"{dev.name}: d_open", dev, flags, td)
         if error:
+            self._destroy_cdevpriv(of)
             raise pyfuse3.FUSEError(error)
         fh = self._fh()
-        self._open[fh] = OpenFile(node, flags, td)
+        self._open[fh] = of
         node.opens += 1
         return pyfuse3.FileInfo(fh=fh, direct_io=not dev.regular, keep_cache=dev.regular,
                                 nonseekable=dev.stream)
@@ -289,12 +297,23 @@ class IofsOperations(pyfuse3.Operations):
         of = self._open.pop(fh, None)
         if of is None:
             return
+        current_file.set(of)
         fn, is_async = entry_point(of.dev.driver, "d_close")
         error = await self._call(fn, is_async, f"{of.dev.name}: d_close", of.dev, of.flags, of.td)
         if error:
             log.warning("%s: d_close returned %s", of.dev.name, errno.errorcode.get(error, error))
+        self._destroy_cdevpriv(of)
         of.node.opens -= 1
         self.ns.maybe_free(of.node)
+
+    @staticmethod
+    def _destroy_cdevpriv(of: OpenFile) -> None:
+        if of.cdevpriv is not None and of.cdevpriv_dtr is not None:
+            try:
+                of.cdevpriv_dtr(of.cdevpriv)
+            except Exception:
+                log.exception("%s: cdevpriv destructor raised", of.dev.name)
+        of.cdevpriv = of.cdevpriv_dtr = None
 
     async def flush(self, fh: int) -> None:
         return None

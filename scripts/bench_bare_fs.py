@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import mmap
 import os
 import stat
 import sys
@@ -56,7 +57,8 @@ MAX_REQUEST = 1 << 20  # 256 pages, see above
 class BareFS(pyfuse3.Operations):
     def __init__(self, mem_size: int, stats: bool) -> None:
         super().__init__()
-        self.mem = bytearray(mem_size)  # calloc'ed: pages appear when first written, like iofs' mem
+        # anonymous mmap: zero pages appear when first written (bytearray(n) would memset them all)
+        self.mem = mmap.mmap(-1, mem_size)
         self.mem_view = memoryview(self.mem)
         self.zeros = memoryview(bytes(MAX_REQUEST))
         self.reply = memoryview(bytearray(MAX_REQUEST))

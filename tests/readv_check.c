@@ -11,7 +11,9 @@
  *              offset by exactly the count while pwritev/preadv leave it alone.
  *   --stream   PATH is a pipe-like device of at least 64 KiB capacity (iofs /pipe0): opened
  *              O_RDWR, data goes in with writev and comes out, in order, with readv through the
- *              same fd; never more than 64 KiB is buffered, so nothing blocks forever.
+ *              same fd; never more than 64 KiB is buffered, so no write waits, and poll() must
+ *              report the data readable before each readv, so no read waits either (a process
+ *              waiting in a FUSE read cannot be killed, so the check must never wait).
  *   --zero     PATH reads as zeros and accepts writes (iofs /zero): readv/preadv must fill
  *              every iovec with zeros, writev/pwritev must report every byte written.
  *
@@ -19,7 +21,7 @@
  * iovec guard byte overwritten or a wrong file offset is a failure. One line is printed per
  * mismatch (at most MAX_REPORT per check, then a count); the exit status is 0 when everything
  * matched, 1 on any failure, 2 on a usage error. A watchdog alarm ends a hung run (status
- * from SIGALRM, never 0).
+ * from SIGALRM, never 0; it cannot end a wait inside a FUSE request, hence the care above).
  *
  * Portable C99 + POSIX (preadv/pwritev are BSD/Linux): gcc -O2 -Wall -Wextra readv_check.c
  */
@@ -27,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -112,8 +115,9 @@ static void layout_split(struct layout *l, int count, size_t total, int salt)
         l->len[i] = wsum ? (size_t)((uint64_t)total * w / wsum) : 0;
         given += l->len[i];
     }
-    if (last >= 0)
-        l->len[last] += total - given;
+    if (last < 0)
+        last = count - 1; /* every weight 0: the last iovec takes it all */
+    l->len[last] += total - given;
 }
 
 static void vec_alloc(struct vec *v, const struct layout *l)
@@ -457,6 +461,20 @@ static void stream_read(int fd, const struct layout *l)
     vec_poison(&v);
     snprintf(name, sizeof name, "readv(%d iovecs, %zu bytes, stream position %llu)", l->count, total,
              (unsigned long long)stream_out);
+    /* A blocking FUSE read cannot be interrupted, not even by SIGKILL (the request is in the
+     * daemon): if the data we wrote got lost, readv would wait for ever. So the bytes must be
+     * reported readable first; then readv returns at once, short if some are missing. */
+    if (total > 0) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int ready = poll(&p, 1, 5000);
+        checks++;
+        if (ready != 1 || !(p.revents & POLLIN)) {
+            fail(name, "%s: %zu bytes written but not readable (poll %d, revents 0x%x)", path,
+                 buffered, ready, (unsigned)p.revents);
+            vec_free(&v);
+            exit(1);
+        }
+    }
     ssize_t r = readv(fd, v.iov, v.count);
     if (check_count(name, r, total))
         vec_check(name, &v, 0, 7, stream_out, stream_out);

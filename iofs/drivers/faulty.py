@@ -31,7 +31,7 @@ from typing import Sequence
 
 import trio
 
-from ..driver import IO_NDELAY, Driver
+from ..driver import IO_NDELAY, Driver, ram
 from ..uio import uiomove_frombuf
 from ..units import parse_size
 
@@ -88,7 +88,7 @@ class Faulty(Driver):
     def __init__(self, size: int | str = "1M", read: Sequence[str] = (), write: Sequence[str] = (),
                  repeat: bool = True) -> None:
         self.size = parse_size(size)
-        self.ram = bytearray(self.size)
+        self.ram = ram(self.size)
         self.read_script = Script(read, repeat)
         self.write_script = Script(write, repeat)
 

@@ -1,15 +1,15 @@
 """mem: a fixed-size RAM device, seekable, served with uiomove_frombuf; honours uio_limit.
 
 Reads past the end are end of file. A write is cut at the end of the device; one that starts at
-or past the end fails with ENOSPC (as on a disk), one at or past uio_limit with EFBIG. The RAM is
-allocated zeroed by the OS on first touch, so an unwritten device costs no memory.
+or past the end fails with ENOSPC (as on a disk), one at or past uio_limit with EFBIG. The RAM is an
+anonymous mapping: pages cost memory once written, so an unwritten device costs none.
 """
 
 from __future__ import annotations
 
 import errno
 
-from ..driver import Driver
+from ..driver import Driver, ram
 from ..uio import uio_trim_to_limit, uiomove_frombuf
 from ..units import parse_size
 
@@ -19,7 +19,7 @@ class Mem(Driver):
 
     def __init__(self, size: int | str = "64M") -> None:
         self.size = parse_size(size)
-        self.ram = memoryview(bytearray(self.size))  # one view for every request
+        self.ram = ram(self.size)  # zero pages until written; one view for every request
 
     def d_size(self, dev):
         return self.size

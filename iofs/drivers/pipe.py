@@ -6,6 +6,8 @@
 * write: with no reader open, EPIPE (no SIGPIPE: FUSE cannot send one). With the ring full,
   EAGAIN under IO_NDELAY (a short count if some bytes went in), otherwise sleep for room.
   Writes of at most PIPE_BUF bytes are atomic: they wait until they fit whole.
+* A sleeping reader or writer is woken by a signal to its process: EINTR (or a short count
+  after progress), so Ctrl-C and kill work as on a real pipe.
 * poll: readable when data is buffered or no writer is left (POLLHUP), writable when there is
   room; pollers are woken (selwakeup) whenever that changes.
 
@@ -78,7 +80,9 @@ class Pipe(Driver):
                 return 0
             if ioflag & IO_NDELAY:
                 return errno.EAGAIN
-            await self.readable.sleep()
+            error = await self.readable.sleep(uio.uio_td)
+            if error:
+                return error
         error = 0
         while self.count and uio.uio_resid > 0 and not error:
             n = min(self.count, self.capacity - self.head, uio.uio_resid)
@@ -101,7 +105,9 @@ class Pipe(Driver):
             if room == 0 or (atomic and room < uio.uio_resid):
                 if ioflag & IO_NDELAY:
                     return errno.EAGAIN
-                await self.writable.sleep()
+                error = await self.writable.sleep(uio.uio_td)
+                if error:
+                    return error  # after progress, the syscall layer makes it a short write
                 continue
             tail = (self.head + self.count) % self.capacity
             n = min(room, self.capacity - tail, uio.uio_resid)

@@ -176,7 +176,8 @@ def find_engine() -> Engine:
         if sys.platform != "linux":
             raise Unavailable("container tests need Linux")
         # runc, not crun: crun fails on kernels with mixed cgroup v1/v2 hierarchies.
-        apt_install(["podman", "runc"])
+        # (and debootstrap now, in the same apt-get call, when the base image will need it)
+        apt_install(["podman", "runc"] + ([] if os.environ.get("IOFS_BASE_IMAGE") else ["debootstrap"]))
         if os.geteuid() != 0:
             raise Unavailable("the container tests use rootful podman and need root")
         eng = Engine("podman", env=dict(os.environ, CONTAINERS_CONF=str(CONTAINERS_CONF)))
@@ -370,11 +371,13 @@ def iofs_image(eng: Engine, base: str) -> str:
             raise RuntimeError(f"{eng.name} build failed (log: {logfile}):\n"
                                f"{_tail(logfile.read_text(errors='replace'))}")
         log(f"built {tag} in {time.monotonic() - t0:.0f} s")
-    # Drop images of earlier inputs; their layers stay as build cache while used.
+    # Drop images of earlier inputs; layers still in use stay as build cache.
     r = eng.run("images", "--format", "{{.Repository}}:{{.Tag}}", check=False, timeout=60)
     for ref in r.stdout.split():
         if ref.startswith(IMAGE_REPO + ":") and ref != tag:
             eng.run("rmi", ref, check=False, timeout=120)
+    if eng.name == "podman":  # and the untagged intermediate images they leave behind
+        eng.run("image", "prune", "-f", check=False, timeout=300)
     return tag
 
 

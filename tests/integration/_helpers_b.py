@@ -12,7 +12,6 @@ import ctypes
 import ctypes.util
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -164,5 +163,5 @@ def one_line_error(res: subprocess.CompletedProcess) -> str:
 __all__ = [
     "DEFAULT_NAMES", "Bg", "Mounted", "env_with_pythonpath", "is_mounted", "mounted",
     "one_line_error", "pid_gone", "raw_read", "raw_write", "renameat2", "run_iofs",
-    "start_mount", "wait_for", "sys",
+    "start_mount", "wait_for",
 ]

@@ -3,11 +3,12 @@
 The request path (read and write) is kept short, since every request already costs ~30 µs
 of FUSE round trip:
 
-* read: a zero-length read never reaches the driver. Otherwise the reply buffer comes from a
-  pool (never allocated per request: faulting in fresh pages costs more than the copy), a
-  UIO_READ/UIO_USERSPACE uio is built over its first ``size`` bytes with uio_offset = offset,
-  d_read fills it, and the reply is a memoryview of exactly ``size - uio_resid`` bytes. pyfuse3
-  sends the reply before any other task runs, so the buffer goes back to the pool on return.
+* read: a zero-length read never reaches the driver. Otherwise a UIO_READ/UIO_USERSPACE uio
+  over the first ``size`` bytes of a reply buffer, with uio_offset = offset, goes to d_read, and
+  the reply is a memoryview of exactly ``size - uio_resid`` bytes. Reply buffers are never
+  allocated per request (faulting in fresh pages costs more than the copy): a driver that cannot
+  sleep shares one buffer and a per-open uio, since nothing else runs until pyfuse3 has sent
+  the reply; a read that may sleep takes a buffer from a pool and gives it back on return.
 * write: a UIO_WRITE uio over the delivered bytes; the reply is ``size - uio_resid``.
 * The syscall layer's rules (FreeBSD dofileread/dofilewrite): ERESTART, EINTR and EWOULDBLOCK
   after progress become a short count (ERESTART without progress is EINTR, since FUSE cannot
@@ -56,7 +57,8 @@ class OpenFile:
     """One open of a file: what the request path needs, looked up once at open."""
 
     __slots__ = ("node", "dev", "d_read", "read_async", "d_write", "write_async", "ioflag",
-                 "flags", "td", "limit", "stats", "stream", "regular", "cdevpriv", "cdevpriv_dtr")
+                 "flags", "td", "limit", "stats", "stream", "regular", "cdevpriv", "cdevpriv_dtr",
+                 "read_uio")
 
     def __init__(self, node: File, flags: int, td: Td) -> None:
         dev = node.dev
@@ -73,6 +75,9 @@ class OpenFile:
         self.regular = dev.regular
         self.cdevpriv: Any = None
         self.cdevpriv_dtr: Any = None
+        # reused by every read of a driver that cannot sleep (see IofsOperations.read)
+        self.read_uio = Uio.single(memoryview(b""), 0, UIO_READ, UIO_USERSPACE, 0, td,
+                                   dev.limit, flags)
 
 
 def _errno_of(value: Any, who: str) -> int:
@@ -117,7 +122,9 @@ class IofsOperations(pyfuse3.Operations):
         self._open: dict[int, OpenFile] = {}
         self._dirs: dict[int, Dir] = {}
         self._next_fh = 1
-        self._bufs: list[memoryview] = []
+        self._bufs: list[memoryview] = []  # reply buffers of reads that may sleep
+        self._reply = memoryview(bytearray(REPLY_BUFFER))  # the reply buffer of all other reads
+        self._reply_len = REPLY_BUFFER
         for spec in tree.dirs:
             d = self.ns.makedirs(spec.path, spec.mode, spec.uid, spec.gid)
             d.mode = stat.S_IFDIR | spec.mode
@@ -198,17 +205,51 @@ class IofsOperations(pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.EBADF)
         if size <= 0:
             return b""
+        if of.read_async:
+            return await self._read_sleeping(of, off, size)
+        # A driver that cannot sleep runs to completion before any other task, and pyfuse3
+        # sends the reply as soon as we return: one reply buffer and one uio serve every such
+        # read, so this path allocates nothing.
+        uio = of.read_uio
+        if size > self._reply_len:
+            self._reply = memoryview(bytearray(size))
+            self._reply_len = size
+        uio._segs[0] = self._reply
+        uio._lens[0] = size
+        uio._idx = uio._skip = 0
+        uio.uio_resid = size
+        uio.uio_offset = 0 if of.stream else off
+        current_file.set(of)
+        try:
+            error = of.d_read(of.dev, uio, of.ioflag)
+        except (trio.Cancelled, KeyboardInterrupt):
+            raise
+        except Exception:
+            log.exception("%s: d_read raised: EIO", of.dev.name or "file")
+            error = errno.EIO
+        stats = of.stats
+        stats.reads += 1
+        moved = size - uio.uio_resid
+        if error or not 0 <= moved <= size:
+            moved = _settle(of, size, uio.uio_resid, error, "d_read")
+        stats.bytes_read += moved
+        if of.regular:
+            of.node.atime_ns = time.time_ns()
+        return self._reply[:moved]
+
+    async def _read_sleeping(self, of: OpenFile, off: int, size: int) -> Any:
+        """read for a driver that may sleep: its reply buffer is its own until it returns."""
         bufs = self._bufs
         buf = bufs.pop() if bufs else memoryview(bytearray(REPLY_BUFFER))
         if len(buf) < size:
+            bufs.append(buf)
             buf = memoryview(bytearray(size))
         try:
             uio = Uio.single(buf, size, UIO_READ, UIO_USERSPACE, 0 if of.stream else off,
                              of.td, of.limit, of.flags)
             current_file.set(of)
             try:
-                error = (await of.d_read(of.dev, uio, of.ioflag)) if of.read_async \
-                    else of.d_read(of.dev, uio, of.ioflag)
+                error = await of.d_read(of.dev, uio, of.ioflag)
             except (trio.Cancelled, KeyboardInterrupt):
                 raise
             except Exception:
@@ -218,11 +259,9 @@ class IofsOperations(pyfuse3.Operations):
             stats.reads += 1
             moved = _settle(of, size, uio.uio_resid, error, "d_read")
             stats.bytes_read += moved
-            if of.regular:
-                of.node.atime_ns = time.time_ns()
             return buf[:moved]
         finally:
-            bufs.append(buf)
+            bufs.append(buf)  # pyfuse3 replies before any other task can take it
 
     async def write(self, fh: int, off: int, data: bytes) -> int:
         of = self._open.get(fh)
@@ -242,7 +281,9 @@ class IofsOperations(pyfuse3.Operations):
             error = errno.EIO
         stats = of.stats
         stats.writes += 1
-        moved = _settle(of, size, uio.uio_resid, error, "d_write")
+        moved = size - uio.uio_resid
+        if error or not 0 <= moved <= size:
+            moved = _settle(of, size, uio.uio_resid, error, "d_write")
         stats.bytes_written += moved
         if of.regular and moved:
             of.node.touch()

@@ -10,6 +10,9 @@ ZERO_REGION = memoryview(bytes(1 << 20))  # one uiomove per request up to the la
 
 def read_zeros(uio) -> int:
     """Fill the whole request with zeros: uiomove over the zero region until resid is 0."""
+    resid = uio.uio_resid
+    if resid <= len(ZERO_REGION):  # every FUSE request: one move
+        return uiomove(ZERO_REGION, resid, uio)
     error = 0
     while uio.uio_resid > 0 and error == 0:
         error = uiomove(ZERO_REGION, min(uio.uio_resid, len(ZERO_REGION)), uio)

@@ -397,7 +397,9 @@ def test_umount_after_daemon_sigkilled(mount_iofs, tmp_path):
     assert wait_for(lambda: pid_gone(m.pid), 10)
     with pytest.raises(OSError) as ei:
         os.listdir(m.path)  # (a stat could be answered from the attribute cache)
-    assert ei.value.errno == errno.ENOTCONN
+    # ECONNABORTED if the request raced the last daemon thread's exit (the leader can be a
+    # zombie while another thread still holds /dev/fuse), ENOTCONN once the connection is gone
+    assert ei.value.errno in (errno.ENOTCONN, errno.ECONNABORTED)
     # mounting over it says what to do, in one line
     res = run_iofs("mount", str(m.path))
     assert res.returncode == 1

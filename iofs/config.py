@@ -3,6 +3,8 @@
     [options]
     max_memory = "1G"        # memory all regular files may use together (ENOSPC beyond)
     max_file_size = "1G"     # largest regular file (EFBIG beyond); default: off_t's maximum
+    writeback_cache = false  # true: the kernel gathers writes to regular files (much faster
+                             # small writes; ENOSPC then shows at fsync/close, not at write)
 
     [[device]]
     path = "mem0"            # relative to the mount; missing parent directories are made
@@ -97,6 +99,7 @@ class Tree:
     dirs: list[DirSpec] = field(default_factory=list)
     max_memory: int = 1 << 30
     max_file_size: int | None = None
+    writeback_cache: bool = False
 
 
 def _mode(value: Any, where: str) -> int:
@@ -184,9 +187,13 @@ def parse(text: str, source: str = "<config>") -> Tree:
             tree.max_memory = _size(value, key, f"{source}: [options]")
         elif key == "max_file_size":
             tree.max_file_size = _size(value, key, f"{source}: [options]")
+        elif key == "writeback_cache":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{source}: [options]: writeback_cache must be true or false")
+            tree.writeback_cache = value
         else:
             raise ConfigError(f"{source}: [options]: unknown option {key!r} "
-                              "(max_memory, max_file_size)")
+                              "(max_memory, max_file_size, writeback_cache)")
     seen: set[str] = set()
     for k, entry in enumerate(doc.get("dir", [])):
         where = f"{source}: [[dir]] #{k + 1}"

@@ -22,6 +22,8 @@ an fcntl(F_SETFL) after open is not seen (FUSE does not pass it to the daemon).
 Device nodes are direct_io (every request reaches the driver, short transfers reach the program
 as they are, requests up to 1 MiB); stream devices are also nonseekable. Regular files go
 through the page cache (keep_cache), which is coherent because every change passes through it.
+By default writes to them are write-through (each write(2) reaches d_write, so ENOSPC is seen
+by the write that causes it); the ``writeback_cache`` option lets the kernel gather them.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ import trio
 
 from .config import Tree
 from .driver import (
-    ERESTART, POLLSTANDARD, Device, Td, current_file, entry_point, ioflag_from_open_flags,
+    ERESTART, IO_APPEND, POLLSTANDARD, Device, Td, current_file, entry_point,
+    ioflag_from_open_flags,
 )
 from .drivers.regular import MemoryPool, RegularFile
 from .tree import Dir, File, Namespace, Node, Special, Symlink
@@ -118,6 +121,8 @@ class IofsOperations(pyfuse3.Operations):
         self.ns.on_free = self._free_storage
         self.pool = MemoryPool(tree.max_memory)
         self.max_file_size = tree.max_file_size if tree.max_file_size is not None else OFF_MAX
+        # pyfuse3 reads this at FUSE_INIT; direct_io device nodes never use the page cache
+        self.enable_writeback_cache = tree.writeback_cache
         self.devices: list[Device] = []
         self._open: dict[int, OpenFile] = {}
         self._dirs: dict[int, Dir] = {}
@@ -322,6 +327,10 @@ class IofsOperations(pyfuse3.Operations):
             dev.driver.d_truncate(dev, 0)
             node.touch()
         of = OpenFile(node, flags, td)
+        if dev.regular and self.enable_writeback_cache:
+            # the kernel owns the file position of appends and writes pages back at their own
+            # offsets (libfuse's passthrough_ll does the same)
+            of.ioflag &= ~IO_APPEND
         current_file.set(of)
         fn, is_async = entry_point(dev.driver, "d_open")
         error = await self._call(fn, is_async, f"{dev.name}: d_open", dev, flags, td)

@@ -7,9 +7,13 @@ of FUSE round trip:
   over the first ``size`` bytes of a reply buffer, with uio_offset = offset, goes to d_read, and
   the reply is a memoryview of exactly ``size - uio_resid`` bytes. Reply buffers are never
   allocated per request (faulting in fresh pages costs more than the copy): a driver that cannot
-  sleep shares one buffer and a per-open uio, since nothing else runs until pyfuse3 has sent
-  the reply; a read that may sleep takes a buffer from a pool and gives it back on return.
-* write: a UIO_WRITE uio over the delivered bytes; the reply is ``size - uio_resid``.
+  sleep shares one buffer and a per-open uio (reset, not rebuilt), since nothing else runs until
+  pyfuse3 has sent the reply; a read that may sleep takes a buffer from a pool and gives it back
+  on return, and gets a uio of its own.
+* write: a UIO_WRITE uio over the delivered bytes; the reply is ``size - uio_resid``. For a
+  seekable device with a size limit (uio_limit), a write at or past the limit fails with EFBIG
+  and one crossing it is cut short before the driver sees it (drivers may also apply
+  uio_trim_to_limit themselves, as mem does for use outside the filesystem).
 * The syscall layer's rules (FreeBSD dofileread/dofilewrite): ERESTART, EINTR and EWOULDBLOCK
   after progress become a short count (ERESTART without progress is EINTR, since FUSE cannot
   restart a call); any other errno reaches the program; a driver that raises gives EIO, its
@@ -56,12 +60,15 @@ MAX_INODES = 1 << 20
 ATTR_TIMEOUT = 1.0
 
 
+_NOTHING = memoryview(b"")
+
+
 class OpenFile:
     """One open of a file: what the request path needs, looked up once at open."""
 
     __slots__ = ("node", "dev", "d_read", "read_async", "d_write", "write_async", "ioflag",
                  "flags", "td", "limit", "stats", "stream", "regular", "cdevpriv", "cdevpriv_dtr",
-                 "read_uio")
+                 "read_uio", "write_uio")
 
     def __init__(self, node: File, flags: int, td: Td) -> None:
         dev = node.dev
@@ -79,8 +86,8 @@ class OpenFile:
         self.cdevpriv: Any = None
         self.cdevpriv_dtr: Any = None
         # reused by every read of a driver that cannot sleep (see IofsOperations.read)
-        self.read_uio = Uio.single(memoryview(b""), 0, UIO_READ, UIO_USERSPACE, 0, td,
-                                   dev.limit, flags)
+        self.read_uio = Uio.single(_NOTHING, 0, UIO_READ, UIO_USERSPACE, 0, td, dev.limit, flags)
+        self.write_uio = Uio.single(_NOTHING, 0, UIO_WRITE, UIO_USERSPACE, 0, td, dev.limit, flags)
 
 
 def _errno_of(value: Any, who: str) -> int:
@@ -215,15 +222,11 @@ class IofsOperations(pyfuse3.Operations):
         # A driver that cannot sleep runs to completion before any other task, and pyfuse3
         # sends the reply as soon as we return: one reply buffer and one uio serve every such
         # read, so this path allocates nothing.
-        uio = of.read_uio
         if size > self._reply_len:
             self._reply = memoryview(bytearray(size))
             self._reply_len = size
-        uio._segs[0] = self._reply
-        uio._lens[0] = size
-        uio._idx = uio._skip = 0
-        uio.uio_resid = size
-        uio.uio_offset = 0 if of.stream else off
+        uio = of.read_uio
+        uio.reset(self._reply, size, 0 if of.stream else off)
         current_file.set(of)
         try:
             error = of.d_read(of.dev, uio, of.ioflag)
@@ -273,8 +276,20 @@ class IofsOperations(pyfuse3.Operations):
         if of is None:
             raise pyfuse3.FUSEError(errno.EBADF)
         size = len(data)
-        uio = Uio.single(memoryview(data), size, UIO_WRITE, UIO_USERSPACE, 0 if of.stream else off,
-                         of.td, of.limit, of.flags)
+        if of.limit is not None and not of.stream:
+            # uio_limit: a write at or past it fails with EFBIG, one crossing it is cut short
+            if off >= of.limit:
+                of.stats.writes += 1
+                of.stats.errors += 1
+                raise pyfuse3.FUSEError(errno.EFBIG)
+            if off + size > of.limit:
+                size = of.limit - off
+        if of.write_async:
+            uio = Uio.single(memoryview(data), size, UIO_WRITE, UIO_USERSPACE,
+                             0 if of.stream else off, of.td, of.limit, of.flags)
+        else:  # cannot sleep: one uio per open serves all its writes, as for reads
+            uio = of.write_uio
+            uio.reset(memoryview(data), size, 0 if of.stream else off)
         current_file.set(of)
         try:
             error = (await of.d_write(of.dev, uio, of.ioflag)) if of.write_async \
@@ -284,6 +299,8 @@ class IofsOperations(pyfuse3.Operations):
         except Exception:
             log.exception("%s: d_write raised: EIO", of.dev.name or "file")
             error = errno.EIO
+        if not of.write_async:
+            uio._segs[0] = _NOTHING  # do not keep the request's bytes alive until the next write
         stats = of.stats
         stats.writes += 1
         moved = size - uio.uio_resid

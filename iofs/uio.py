@@ -167,6 +167,16 @@ class Uio(Cursor):
         uio.uio_fmode = fmode
         return uio
 
+    def reset(self, base: memoryview, n: int, offset: int) -> None:
+        """Make this uio a fresh request over the first ``n`` bytes of ``base`` at ``offset``,
+        keeping rw, segflg, td, limit and fmode: the allocation-free form of :meth:`single`
+        for a caller that serves one request at a time with it."""
+        self._segs[0] = base
+        self._lens[0] = n
+        self._idx = self._skip = 0
+        self.uio_resid = n
+        self.uio_offset = offset
+
     @property
     def uio_loffset(self) -> int:
         return self.uio_offset

@@ -27,6 +27,7 @@ means (EFAULT, a short count, or a bug to re-raise).
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any, Callable
 
 # step(piece, priv, done) -> bytes of piece not processed
@@ -118,17 +119,16 @@ def walk(cur: Cursor, n: int, step: Step | None, priv: Any, eager: bool) -> int:
             n -= part
             skip += part
         # Whole segments, then the tail (the segment in which the move ends).
-        while n:
+        if n:
             i += 1
             skip = 0
-            if i >= end:
-                i = end - 1
-                skip = lens[i]
-                break
-            seglen = lens[i]
-            if seglen < n:
+            for seg, seglen in zip(islice(segs, i, None), islice(lens, i, None)):
+                if seglen >= n:  # the tail
+                    left = step(seg[:n] if n != len(seg) else seg, priv, done)
+                    skip = n - left
+                    done += skip
+                    break
                 if seglen:
-                    seg = segs[i]
                     left = step(seg if seglen == len(seg) else seg[:seglen], priv, done)
                     if left:
                         skip = seglen - left
@@ -136,13 +136,10 @@ def walk(cur: Cursor, n: int, step: Step | None, priv: Any, eager: bool) -> int:
                         break
                     done += seglen
                     n -= seglen
-                continue
-            if seglen:
-                seg = segs[i]
-                left = step(seg[:n] if n != len(seg) else seg, priv, done)
-                skip = n - left
-                done += skip
-            break
+                i += 1
+            else:  # the segments ran out before n did: stop on the last one, exhausted
+                i = end - 1
+                skip = lens[i]
     except _FAULTS as exc:
         cur._idx = i
         cur._skip = skip

@@ -48,7 +48,7 @@ from .driver import (
     ioflag_from_open_flags,
 )
 from .drivers.regular import MemoryPool, RegularFile
-from .tree import Dir, File, Namespace, Node, Special, Symlink
+from .tree import Dir, File, Namespace, Node, Symlink
 from .uio import OFF_MAX, UIO_READ, UIO_USERSPACE, UIO_WRITE, Uio
 
 log = logging.getLogger("iofs")
@@ -564,4 +564,4 @@ class IofsOperations(pyfuse3.Operations):
             raise pyfuse3.FUSEError(exc.errno) from None
 
 
-__all__ = ["IofsOperations", "OpenFile", "Special"]
+__all__ = ["IofsOperations", "OpenFile"]

@@ -105,7 +105,7 @@ class Settings:
                    fio_bs=[4 * KIB, 128 * KIB, MIB], fio_engines=ENGINES,
                    fio_mem_size={4 * KIB: 16 * MIB, 128 * KIB: 64 * MIB, MIB: 64 * MIB},
                    fio_file_size=8 * MIB,
-                   stream_bytes=4 * GIB, memdev_size=GIB, uiomove_rounds=15)
+                   stream_bytes=4 * GIB, memdev_size=GIB, uiomove_rounds=25)
 
 
 # ---- mounts -----------------------------------------------------------------------------------
@@ -778,7 +778,10 @@ def markdown(result: dict) -> str:
         out += ["### uiomove microbenchmark (scripts/bench_uiomove.py)", "", "| measure | value | target |",
                 "|---|---:|---:|"]
         for nvec, v in u["iovecs"].items():
-            out.append(f"| uiomove 1 MiB over {nvec} iovecs / one slice copy | {v['ratio']:.2f}x | <= {v['target']}x |")
+            us = (f" ({v['uiomove_us']:.0f} / {v['slice_copy_us']:.0f} µs)"
+                  if "uiomove_us" in v and "slice_copy_us" in v else "")
+            out.append(f"| uiomove 1 MiB over {nvec} iovecs / one slice copy{us} | {v['ratio']:.2f}x | "
+                       f"<= {v['target']}x |")
         if "request_4k_us" in u:
             r = u["request_4k_us"]
             out.append(f"| 4 KiB request path | {r['us']:.2f} µs | <= {r['target']} µs |")
@@ -872,6 +875,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with contextlib.ExitStack() as stack:
             runner = Runner(s, workdir, stack)
+            if "uiomove" in parts:  # first: a microbenchmark wants the quiet machine it finds
+                result["uiomove"] = run_uiomove(s.uiomove_rounds, workdir)
             if parts & {"dd", "fio"}:
                 script, note = (None, "left out (--no-example)") if args.no_example else \
                     find_example(fetch=(not s.quick or args.fetch_example) and "fio" in parts,
@@ -891,8 +896,6 @@ def main(argv: list[str] | None = None) -> int:
                 if not runner.fs_info:
                     runner.fs_info = {"iofs": {"available": True}, "bare": {"available": True}}
                 result["memory"] = runner.run_memory()
-            if "uiomove" in parts:
-                result["uiomove"] = run_uiomove(s.uiomove_rounds, workdir)
             result["filesystems"] = runner.fs_info
             result["errors"] = runner.errors
     except KeyboardInterrupt:

@@ -101,7 +101,7 @@ def _has_cap(cap: int) -> bool:
 def preflight(mountpoint: str, allow_other: bool) -> None:
     """Raise CliError with one clear line if mounting at ``mountpoint`` cannot work."""
     try:
-        st = os.stat(mountpoint)
+        os.stat(mountpoint)
     except FileNotFoundError:
         raise CliError(f"mount point {mountpoint} does not exist") from None
     except OSError as exc:
@@ -111,7 +111,6 @@ def preflight(mountpoint: str, allow_other: bool) -> None:
         raise CliError(f"cannot use mount point {mountpoint}: {exc.strerror}") from None
     if not os.path.isdir(mountpoint):
         raise CliError(f"mount point {mountpoint} is not a directory")
-    del st
     kind = mount_type(mountpoint)
     if kind is not None and kind.startswith("fuse"):
         raise CliError(f"{mountpoint} is already mounted ({kind}; run: iofs umount {mountpoint})")

@@ -1,13 +1,11 @@
 """Helpers for the integration tests of pipes, devices, regular files and errors.
 
-``mounted()`` mounts through the real CLI like conftest's ``mount_iofs`` but also takes an
-environment (for user drivers found through PYTHONPATH) and an existing mount point, and is a
-context manager, so module-scoped fixtures can share one mount with guaranteed teardown.
+``mounted()`` and ``start_mount()`` (from conftest) mount through the real CLI, also with an
+environment (user drivers found through PYTHONPATH) or an existing mount point.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -15,52 +13,13 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from conftest import Mounted, _teardown, run_iofs
+from conftest import Mounted, _teardown, mounted, run_iofs, start_mount  # noqa: F401 (re-exported)
 
-from iofs.cli import mount_type, pid_file
+from iofs.cli import mount_type
 
 DEFAULT_NAMES = {"null", "zero", "full", "mem0", "pipe0", "random", "status", "tmp"}
-
-
-def start_mount(base: Path, config: str | None = None, *extra: str,
-                env: dict[str, str] | None = None, mountpoint: Path | None = None,
-                ) -> tuple[Mounted, subprocess.CompletedProcess]:
-    """Run ``iofs mount`` (background mode); returns the Mounted (pid None if none) and the result.
-
-    The caller must tear the Mounted down (``_teardown``) whatever the result.
-    """
-    mp = mountpoint if mountpoint is not None else base / "mnt"
-    mp.mkdir(exist_ok=True)
-    log = base / "iofs.log"
-    args = ["mount", str(mp), "--log", str(log), *extra]
-    if config is not None:
-        cfg = base / "tree.toml"
-        cfg.write_text(config)
-        args += ["--config", str(cfg)]
-    res = run_iofs(*args, env=env) if env is not None else run_iofs(*args)
-    pid = None
-    if res.returncode == 0:
-        try:
-            pid = int(Path(pid_file(str(mp))).read_text())
-        except (OSError, ValueError):
-            pass
-    return Mounted(mp, log, pid), res
-
-
-@contextlib.contextmanager
-def mounted(base: Path, config: str | None = None, *extra: str,
-            env: dict[str, str] | None = None, mountpoint: Path | None = None) -> Iterator[Mounted]:
-    """A mount that is unmounted, and its daemon gone, when the block ends."""
-    m, res = start_mount(base, config, *extra, env=env, mountpoint=mountpoint)
-    try:
-        if res.returncode != 0:
-            raise AssertionError(f"iofs mount failed ({res.returncode}): {res.stderr.strip()}\n"
-                                 f"{m.log_text()[-3000:]}")
-        yield m
-    finally:
-        _teardown(m)
 
 
 def env_with_pythonpath(path: Path | str) -> dict[str, str]:

@@ -9,83 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import random
-import signal
 import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Iterator
 
-from iofs.cli import mount_type, pid_file
+from conftest import Mounted, mounted
 
-ROOT = Path(__file__).resolve().parents[2]
 MiB = 1 << 20
 
 
-class ModuleMount:
-    def __init__(self, path: Path, log: Path, pid: int | None) -> None:
-        self.path = path
-        self.log = log
-        self.pid = pid
-
-    def __truediv__(self, name: str) -> Path:
-        return self.path / name
-
-    def log_text(self) -> str:
-        return self.log.read_text() if self.log.exists() else ""
-
-
-def _iofs(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "iofs", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
-
-
-def _teardown(m: ModuleMount) -> None:
-    mp = str(m.path)
-    if mount_type(mp) is not None:
-        _iofs("umount", mp, timeout=30)
-    if mount_type(mp) is not None:
-        subprocess.run(["fusermount3", "-u", "-z", mp], capture_output=True)
-    if m.pid is not None:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(m.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-        try:
-            os.kill(m.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
 @contextlib.contextmanager
-def module_mount(tmp_path_factory, config: str | None = None, *extra: str) -> Iterator[ModuleMount]:
-    base = tmp_path_factory.mktemp("iofs-mod")
-    mp = base / "mnt"
-    mp.mkdir()
-    log = base / "iofs.log"
-    args = ["mount", str(mp), "--log", str(log), *extra]
-    if config is not None:
-        cfg = base / "tree.toml"
-        cfg.write_text(config)
-        args += ["--config", str(cfg)]
-    m = ModuleMount(mp, log, None)
-    try:
-        res = _iofs(*args)
-        try:
-            m.pid = int(Path(pid_file(str(mp))).read_text())
-        except (OSError, ValueError):
-            pass
-        if res.returncode != 0:
-            raise AssertionError(f"iofs mount failed ({res.returncode}): {res.stderr.strip()}\n"
-                                 f"{m.log_text()[-3000:]}")
+def module_mount(tmp_path_factory, config: str | None = None, *extra: str) -> Iterator[Mounted]:
+    """A mount for a whole test module, always unmounted (conftest's ``mounted``)."""
+    with mounted(tmp_path_factory.mktemp("iofs-mod"), config, *extra) as m:
         yield m
-    finally:
-        _teardown(m)
 
 
 PERIOD = 65521  # prime: the pattern never lines up with a block size

@@ -7,6 +7,7 @@ a :class:`Mounted`. The default ``mnt`` fixture is the default tree.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -61,37 +63,60 @@ def _teardown(m: Mounted) -> None:
             pass
 
 
+def start_mount(base: Path, config: str | None = None, *extra: str,
+                env: dict[str, str] | None = None, mountpoint: Path | None = None,
+                ) -> tuple[Mounted, subprocess.CompletedProcess]:
+    """Run ``iofs mount`` (background mode) in ``base``; the Mounted (pid None if none) and the
+    result. The caller tears the Mounted down (``_teardown``) whatever the result."""
+    mp = mountpoint if mountpoint is not None else base / "mnt"
+    mp.mkdir(exist_ok=True)
+    log = base / "iofs.log"
+    args = ["mount", str(mp), "--log", str(log), *extra]
+    if config is not None:
+        cfg = base / "tree.toml"
+        cfg.write_text(config)
+        args += ["--config", str(cfg)]
+    res = run_iofs(*args, env=env) if env is not None else run_iofs(*args)
+    pid = None
+    try:
+        pid = int(Path(pid_file(str(mp))).read_text())
+    except (OSError, ValueError):
+        pass
+    return Mounted(mp, log, pid), res
+
+
+def _check(m: Mounted, res: subprocess.CompletedProcess) -> None:
+    if res.returncode != 0:
+        raise AssertionError(f"iofs mount failed ({res.returncode}): {res.stderr.strip()}\n"
+                             f"{m.log_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def mounted(base: Path, config: str | None = None, *extra: str,
+            env: dict[str, str] | None = None, mountpoint: Path | None = None) -> Iterator[Mounted]:
+    """A mount that is unmounted, and its daemon gone, when the block ends (module fixtures)."""
+    m, res = start_mount(base, config, *extra, env=env, mountpoint=mountpoint)
+    try:
+        _check(m, res)
+        yield m
+    finally:
+        _teardown(m)
+
+
 @pytest.fixture
 def mount_iofs(tmp_path_factory):
-    mounted: list[Mounted] = []
+    mounts: list[Mounted] = []
 
     def mount(config: str | None = None, *extra: str) -> Mounted:
-        base = tmp_path_factory.mktemp("iofs")
-        mp = base / "mnt"
-        mp.mkdir()
-        log = base / "iofs.log"
-        args = ["mount", str(mp), "--log", str(log), *extra]
-        if config is not None:
-            cfg = base / "tree.toml"
-            cfg.write_text(config)
-            args += ["--config", str(cfg)]
-        res = run_iofs(*args)
-        pid = None
-        try:
-            pid = int(Path(pid_file(str(mp))).read_text())
-        except (OSError, ValueError):
-            pass
-        m = Mounted(mp, log, pid)
-        mounted.append(m)
-        if res.returncode != 0:
-            raise AssertionError(f"iofs mount failed ({res.returncode}): {res.stderr.strip()}\n"
-                                 f"{m.log_text()[-3000:]}")
+        m, res = start_mount(tmp_path_factory.mktemp("iofs"), config, *extra)
+        mounts.append(m)
+        _check(m, res)
         return m
 
     try:
         yield mount
     finally:
-        for m in mounted:
+        for m in mounts:
             _teardown(m)
 
 

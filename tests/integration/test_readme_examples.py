@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -27,6 +29,50 @@ def examples_mount(mount_iofs, tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     return mount_iofs('[[device]]\npath = "echo"\ndriver = "echo:Echo"\n'
                       '[[device]]\npath = "foo"\ndriver = "fooread:Foo"\n')
+
+
+def usage_block() -> tuple[str, list[str]]:
+    """The README's "Using the default tree" session: the commands as one bash script, and the
+    output it shows. A command is a line after "$ ", with the lines that follow while a single
+    quote is open; every other line is expected output."""
+    text = README.read_text()
+    block = re.search(r"## Using the default tree\n\n```sh\n(.*?)```", text, re.S).group(1)
+    script, expected, open_quote = [], [], False
+    for line in block.splitlines():
+        if open_quote:
+            script.append(line)
+        elif line.startswith("$ "):
+            script.append(line[2:])
+        else:
+            expected.append(line)
+            continue
+        open_quote ^= script[-1].count("'") % 2 == 1
+    return "\n".join(script) + "\n", expected
+
+
+def matches(expected: list[str], actual: list[str]) -> bool:
+    """Line by line; an expected "..." stands for any number of lines."""
+    if not expected:
+        return not actual
+    if expected[0] == "...":
+        return any(matches(expected[1:], actual[k:]) for k in range(len(actual) + 1))
+    return bool(actual) and actual[0] == expected[0] and matches(expected[1:], actual[1:])
+
+
+def test_readme_usage_session_works_as_shown(mount_iofs):
+    """The README's first-command session, run against a fresh default tree."""
+    m = mount_iofs()
+    script, expected = usage_block()
+    script = script.replace("/mnt/iofs", str(m.path))
+    res = subprocess.run(["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, timeout=120,
+                         env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    actual = res.stdout.splitlines()
+    # bash names the script line in its messages ("bash: line 7: echo: ..."); the README does not
+    actual = [re.sub(r"^bash: line \d+: ", "bash: ", line) for line in actual]
+    assert matches(expected, actual), (
+        "the README's session printed something else:\n" + "\n".join(actual)
+        + "\n--- expected ---\n" + "\n".join(expected))
 
 
 def test_readme_bsd_snippet_runs():

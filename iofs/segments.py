@@ -9,7 +9,11 @@ slices a segment only when it touches part of it, and a copy is one slice assign
 :func:`walk` is ``iterate_and_advance`` of ``lib/iov_iter.c``: it hands each non-empty piece of the
 next ``n`` bytes to a *step function*, ``step(piece, priv, done) -> left``, where ``done`` is the
 number of bytes processed before this piece and ``left`` the bytes of the piece NOT processed (0
-normally). The walk stops at the first short step. The two faces differ in one parameter:
+normally). The walk stops at the first short step. A step may also have a *run form*,
+``step.run(segs, lens, priv, done) -> done``, which processes a list of whole segments in one
+call (the copies do: a Python call per segment is most of the cost of a move over many small
+iovecs); it raises SegmentFault with the bytes done before a faulting segment. The two faces
+differ in one parameter:
 
 * ``eager=False`` (BSD ``uiomove``): a segment the walk finishes stays current (``iov_len == 0``)
   until a later call needs to move more, which skips it. Empty segments are skipped only when reached.
@@ -122,6 +126,29 @@ def walk(cur: Cursor, n: int, step: Step | None, priv: Any, eager: bool) -> int:
         if n:
             i += 1
             skip = 0
+            run = getattr(step, "run", None)
+            if run is not None:
+                # The segments this move covers whole go to the step's run form in one call.
+                j = i
+                rem = n
+                for seglen in islice(lens, i, None):
+                    if seglen >= rem:
+                        break
+                    rem -= seglen
+                    j += 1
+                if j > i:
+                    try:
+                        done = run(segs[i:j], lens[i:j], priv, done)
+                    except SegmentFault as fault:
+                        at = fault.done
+                        while i < j and at - done >= lens[i]:  # the segment that faulted
+                            done += lens[i]
+                            i += 1
+                        cur._idx = i
+                        cur._skip = 0
+                        raise SegmentFault(at) from fault.__cause__
+                    n = rem
+                    i = j
             for seg, seglen in zip(islice(segs, i, None), islice(lens, i, None)):
                 if seglen >= n:  # the tail
                     left = step(seg[:n] if n != len(seg) else seg, priv, done)
@@ -200,9 +227,46 @@ def step_to_segment(piece: memoryview, src: memoryview, done: int) -> int:
     return 0
 
 
+def _run_to_segments(segs: list[memoryview], lens: list[int], src: memoryview, done: int) -> int:
+    """step_to_segment over whole segments in one call: the per-segment call is most of the
+    cost of a move over many small iovecs. Returns ``done`` after them; a fault raises
+    SegmentFault with the bytes done before the faulting segment."""
+    try:
+        for seg, ln in zip(segs, lens):
+            if ln:
+                end = done + ln
+                if len(seg) == ln:
+                    seg[:] = src[done:end]
+                else:
+                    seg[:ln] = src[done:end]
+                done = end
+    except _FAULTS as exc:
+        raise SegmentFault(done) from exc
+    return done
+
+
+step_to_segment.run = _run_to_segments  # type: ignore[attr-defined]
+
+
 def step_from_segment(piece: memoryview, dst: memoryview, done: int) -> int:
     """Copy from the segment into the flat buffer ``dst`` (uiomove UIO_WRITE, copy_from_iter)."""
     dst[done:done + len(piece)] = piece
     return 0
+
+
+def _run_from_segments(segs: list[memoryview], lens: list[int], dst: memoryview, done: int) -> int:
+    """step_from_segment over whole segments in one call (see _run_to_segments)."""
+    try:
+        for seg, ln in zip(segs, lens):
+            if ln:
+                end = done + ln
+                dst[done:end] = seg if len(seg) == ln else seg[:ln]
+                done = end
+    except _FAULTS as exc:
+        raise SegmentFault(done) from exc
+    return done
+
+
+step_from_segment.run = _run_from_segments  # type: ignore[attr-defined]
 
 

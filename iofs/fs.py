@@ -40,7 +40,6 @@ import time
 from typing import Any
 
 import pyfuse3
-import trio
 
 from .config import Tree
 from .driver import (
@@ -95,6 +94,12 @@ def _errno_of(value: Any, who: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     log.error("%s returned %r, not 0 or an errno: EIO", who, value)
+    return errno.EIO
+
+
+def _raised(dev: Device, entry: str) -> int:
+    """A driver entry point raised: log its traceback and answer EIO; the daemon goes on."""
+    log.exception("%s: %s raised: EIO", dev.name or "file", entry)
     return errno.EIO
 
 
@@ -202,8 +207,6 @@ class IofsOperations(pyfuse3.Operations):
         """Call a driver entry point; a raising driver gives EIO and a logged traceback."""
         try:
             result = (await fn(*args)) if is_async else fn(*args)
-        except (trio.Cancelled, KeyboardInterrupt):
-            raise
         except Exception:
             log.exception("%s raised: EIO", who)
             return errno.EIO
@@ -230,11 +233,8 @@ class IofsOperations(pyfuse3.Operations):
         current_file.set(of)
         try:
             error = of.d_read(of.dev, uio, of.ioflag)
-        except (trio.Cancelled, KeyboardInterrupt):
-            raise
-        except Exception:
-            log.exception("%s: d_read raised: EIO", of.dev.name or "file")
-            error = errno.EIO
+        except Exception:  # (Cancelled and KeyboardInterrupt are BaseException: they pass)
+            error = _raised(of.dev, "d_read")
         stats = of.stats
         stats.reads += 1
         moved = size - uio.uio_resid
@@ -258,11 +258,8 @@ class IofsOperations(pyfuse3.Operations):
             current_file.set(of)
             try:
                 error = await of.d_read(of.dev, uio, of.ioflag)
-            except (trio.Cancelled, KeyboardInterrupt):
-                raise
             except Exception:
-                log.exception("%s: d_read raised: EIO", of.dev.name or "file")
-                error = errno.EIO
+                error = _raised(of.dev, "d_read")
             stats = of.stats
             stats.reads += 1
             moved = _settle(of, size, uio.uio_resid, error, "d_read")
@@ -294,11 +291,8 @@ class IofsOperations(pyfuse3.Operations):
         try:
             error = (await of.d_write(of.dev, uio, of.ioflag)) if of.write_async \
                 else of.d_write(of.dev, uio, of.ioflag)
-        except (trio.Cancelled, KeyboardInterrupt):
-            raise
         except Exception:
-            log.exception("%s: d_write raised: EIO", of.dev.name or "file")
-            error = errno.EIO
+            error = _raised(of.dev, "d_write")
         if not of.write_async:
             uio._segs[0] = _NOTHING  # do not keep the request's bytes alive until the next write
         stats = of.stats
@@ -320,11 +314,8 @@ class IofsOperations(pyfuse3.Operations):
         current_file.set(of)
         try:
             revents = (await fn(of.dev, POLLSTANDARD, td)) if is_async else fn(of.dev, POLLSTANDARD, td)
-        except (trio.Cancelled, KeyboardInterrupt):
-            raise
         except Exception:
-            log.exception("%s: d_poll raised: EIO", of.dev.name)
-            raise pyfuse3.FUSEError(errno.EIO) from None
+            raise pyfuse3.FUSEError(_raised(of.dev, "d_poll")) from None
         return int(revents or 0)
 
     # ---- opening and closing ----

@@ -23,11 +23,11 @@ def readme_files() -> dict[str, str]:
 @pytest.fixture
 def examples_mount(mount_iofs, tmp_path, monkeypatch):
     files = readme_files()
-    assert {"echo.py", "fooread.py"} <= set(files), "the README lost its driver examples"
+    assert {"log.py", "fooread.py"} <= set(files), "the README lost its driver examples"
     for name, body in files.items():
         (tmp_path / name).write_text(body)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    return mount_iofs('[[device]]\npath = "echo"\ndriver = "echo:Echo"\n'
+    return mount_iofs('[[device]]\npath = "log"\ndriver = "log:Log"\n'
                       '[[device]]\npath = "foo"\ndriver = "fooread:Foo"\n')
 
 
@@ -80,17 +80,37 @@ def test_readme_bsd_snippet_runs():
     exec(compile(snippet.group(1), "README", "exec"), {})
 
 
-def test_echo_reads_back_in_pieces(examples_mount):
-    path = examples_mount / "echo"
+def test_log_reads_in_pieces_and_waits_at_the_end(examples_mount):
+    path = examples_mount / "log"
     with open(path, "wb", buffering=0) as f:
-        assert f.write(b"hello, driver") == 13
-    fd = os.open(path, os.O_RDONLY)
+        assert f.write(b"hello, ") == 7
+        assert f.write(b"driver") == 6  # appended
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        pieces = [os.read(fd, 4) for _ in range(5)]
-        assert pieces == [b"hell", b"o, d", b"rive", b"r", b""]  # each piece once, then EOF
-        assert os.pread(fd, 100, 7) == b"driver"
+        pieces = [os.read(fd, 4) for _ in range(4)]
+        assert pieces == [b"hell", b"o, d", b"rive", b"r"]  # each piece once
+        with pytest.raises(BlockingIOError):  # at the end, a non-blocking reader gets EAGAIN
+            os.read(fd, 4)
+        assert os.pread(fd, 100, 7) == b"driver"  # the offset comes from the uio
     finally:
         os.close(fd)
+    rfd = os.open(path, os.O_RDONLY)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(os.pread(rfd, 100, 13)))
+    reader.start()
+    try:
+        reader.join(0.3)
+        assert reader.is_alive(), "a read at the end of the log should wait for a writer"
+        with open(path, "ab", buffering=0) as f:
+            assert f.write(b" more") == 5
+        reader.join(10)
+        assert got == [b" more"]
+    finally:
+        if reader.is_alive():
+            with open(path, "ab", buffering=0) as f:
+                f.write(b"x")
+            reader.join(10)
+        os.close(rfd)
 
 
 def test_fooread_sleeps_until_data(examples_mount):

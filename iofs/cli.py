@@ -388,6 +388,58 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# mount(8) options that mean nothing to iofs and are dropped, and the ones it turns into flags
+MOUNT_OPTIONS_IGNORED = {
+    "rw", "defaults", "auto", "noauto", "user", "nouser", "users", "async", "sync", "atime",
+    "noatime", "relatime", "strictatime", "diratime", "nodiratime", "dev", "nodev", "suid",
+    "nosuid", "exec", "noexec", "_netdev", "nofail", "x-systemd.automount",
+}
+
+
+def mount_helper(argv: list[str] | None = None) -> int:
+    """``mount.fuse.iofs SOURCE MOUNTPOINT [-o OPTIONS]``: what mount(8) runs for
+    ``mount -t fuse.iofs`` and for /etc/fstab lines of type fuse.iofs.
+
+    Options: ``config=FILE``, ``log=FILE``, ``allow_other``, ``debug``; mount(8)'s generic ones
+    (rw, defaults, noauto, ...) are accepted and ignored. SOURCE is free text (``iofs``).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    positional: list[str] = []
+    options: list[str] = []
+    while args:
+        a = args.pop(0)
+        if a == "-o" and args:
+            options += [o for o in args.pop(0).split(",") if o]
+        elif a.startswith("-o") and len(a) > 2:
+            options += [o for o in a[2:].split(",") if o]
+        elif a in ("-n", "-s", "-f", "-v"):  # mount(8)'s: no mtab, sloppy, fake, verbose
+            continue
+        else:
+            positional.append(a)
+    if len(positional) != 2:
+        print("usage: mount.fuse.iofs SOURCE MOUNTPOINT [-o config=FILE,allow_other,debug,log=FILE]",
+              file=sys.stderr)
+        return EXIT_USAGE
+    cmd = ["mount", positional[1]]
+    for opt in options:
+        key, eq, value = opt.partition("=")
+        if key == "config" and eq:
+            cmd += ["--config", value]
+        elif key == "log" and eq:
+            cmd += ["--log", value]
+        elif key == "allow_other" and not eq:
+            cmd.append("--allow-other")
+        elif key == "debug" and not eq:
+            cmd.append("--debug")
+        elif key in MOUNT_OPTIONS_IGNORED and not eq:
+            continue
+        else:
+            print(f"iofs: unknown mount option {opt!r} (config=FILE, log=FILE, allow_other, debug)",
+                  file=sys.stderr)
+            return EXIT_USAGE
+    return main(cmd)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

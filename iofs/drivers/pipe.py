@@ -5,7 +5,8 @@
   the last writer closes.
 * write: with no reader open, EPIPE (no SIGPIPE: FUSE cannot send one). With the ring full,
   EAGAIN under IO_NDELAY (a short count if some bytes went in), otherwise sleep for room.
-  Writes of at most PIPE_BUF bytes are atomic: they wait until they fit whole.
+  Writes of at most PIPE_BUF bytes (and at most the pipe's size) are atomic: they wait until
+  they fit whole.
 * A sleeping reader or writer is woken by a signal to its process: EINTR (or a short count
   after progress), so Ctrl-C and kill work as on a real pipe.
 * poll: readable when data is buffered or no writer is left (POLLHUP), writable when there is
@@ -97,7 +98,7 @@ class Pipe(Driver):
         return error
 
     async def d_write(self, dev, uio, ioflag):
-        atomic = uio.uio_resid <= PIPE_BUF
+        atomic = uio.uio_resid <= min(PIPE_BUF, self.capacity)  # a write that can ever fit whole
         while uio.uio_resid > 0:
             if self.readers == 0:
                 return errno.EPIPE

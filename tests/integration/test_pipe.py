@@ -370,3 +370,25 @@ def test_pipe_is_not_seekable(pipe):
     with pytest.raises(OSError) as ei:
         os.pread(r, 10, 0)
     assert ei.value.errno == errno.ESPIPE
+
+
+def test_small_pipe_takes_writes_larger_than_itself(tmp_path):
+    """A pipe smaller than PIPE_BUF: a write bigger than the pipe cannot be atomic, so it
+    streams through in pieces (it must not wait for room that can never exist)."""
+    cfg = '[[device]]\npath = "tiny"\ndriver = "pipe"\nsize = 100\n'
+    with mounted(tmp_path, cfg) as m:
+        r = os.open(m / "tiny", os.O_RDONLY)
+        w = os.open(m / "tiny", os.O_WRONLY)
+        try:
+            data = bytes(range(256)) * 2  # 512 bytes, below PIPE_BUF, above the pipe's size
+            writer = Bg(lambda: os.write(w, data))
+            got = b""
+            deadline = time.monotonic() + 10
+            while len(got) < len(data) and time.monotonic() < deadline:
+                got += os.read(r, 1000)
+            writer.join(10)
+            assert writer.result == len(data)
+            assert got == data
+        finally:
+            os.close(w)
+            os.close(r)

@@ -28,6 +28,8 @@ from typing import Any, Callable
 
 import trio
 
+from .uio import Td  # who asked: the one struct thread of the library and the driver layer
+
 __all__ = [
     "Driver", "Device", "DeviceStats", "Td", "WaitChannel", "SelInfo", "selrecord", "selwakeup",
     "signal_pending", "ram",
@@ -107,24 +109,6 @@ def devfs_clear_cdevpriv() -> None:
         f.cdevpriv = f.cdevpriv_dtr = None
         if dtr is not None:
             dtr(priv)
-
-
-class Td:
-    """Who asked (``struct thread``): pid, uid, gid of the process behind a request.
-
-    ``pollhandle`` is set only for the duration of a d_poll call; :func:`selrecord` takes it.
-    """
-
-    __slots__ = ("pid", "uid", "gid", "pollhandle")
-
-    def __init__(self, pid: int, uid: int, gid: int, pollhandle: Any = None) -> None:
-        self.pid = pid
-        self.uid = uid
-        self.gid = gid
-        self.pollhandle = pollhandle
-
-    def __repr__(self) -> str:
-        return f"Td(pid={self.pid}, uid={self.uid}, gid={self.gid})"
 
 
 class SelInfo:

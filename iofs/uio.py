@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import errno
 import sys
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable
 
 from .segments import (
     Cursor,
@@ -56,12 +56,22 @@ IOSIZE_MAX = sys.maxsize  # SSIZE_MAX; FreeBSD clamps to INT_MAX when debug.iosi
 OFF_MAX = (1 << 63) - 1
 
 
-class Td(NamedTuple):
-    """Who asked: the thread behind a request (``uio_td``, and ``td`` of d_open/d_close/d_poll)."""
+class Td:
+    """Who asked (``struct thread``): pid, uid, gid of the process behind a request.
 
-    pid: int
-    uid: int
-    gid: int
+    ``pollhandle`` is set only while d_poll runs; :func:`iofs.driver.selrecord` takes it.
+    """
+
+    __slots__ = ("pid", "uid", "gid", "pollhandle")
+
+    def __init__(self, pid: int, uid: int, gid: int, pollhandle: Any = None) -> None:
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+        self.pollhandle = pollhandle
+
+    def __repr__(self) -> str:
+        return f"Td(pid={self.pid}, uid={self.uid}, gid={self.gid})"
 
 
 class IoVec:

@@ -203,14 +203,15 @@ class IofsOperations(pyfuse3.Operations):
     def _td(ctx: Any) -> Td:
         return Td(ctx.pid, ctx.uid, ctx.gid)
 
-    async def _call(self, fn: Any, is_async: bool, who: str, *args: Any) -> int:
-        """Call a driver entry point; a raising driver gives EIO and a logged traceback."""
+    async def _call(self, dev: Device, entry: str, *args: Any) -> int:
+        """Call the driver's entry point ``entry`` with ``(dev, *args)``; 0 or an errno (EIO,
+        with the traceback logged, for a driver that raises)."""
+        fn, is_async = entry_point(dev.driver, entry)
         try:
-            result = (await fn(*args)) if is_async else fn(*args)
+            result = (await fn(dev, *args)) if is_async else fn(dev, *args)
         except Exception:
-            log.exception("%s raised: EIO", who)
-            return errno.EIO
-        return _errno_of(result, who)
+            return _raised(dev, entry)
+        return _errno_of(result, f"{dev.name}: {entry}")
 
     # ---- the request path ----
 
@@ -340,8 +341,7 @@ class IofsOperations(pyfuse3.Operations):
             # offsets (libfuse's passthrough_ll does the same)
             of.ioflag &= ~IO_APPEND
         current_file.set(of)
-        fn, is_async = entry_point(dev.driver, "d_open")
-        error = await self._call(fn, is_async, f"{dev.name}: d_open", dev, flags, td)
+        error = await self._call(dev, "d_open", flags, td)
         if error:
             self._destroy_cdevpriv(of)
             raise pyfuse3.FUSEError(error)
@@ -356,8 +356,7 @@ class IofsOperations(pyfuse3.Operations):
         if of is None:
             return
         current_file.set(of)
-        fn, is_async = entry_point(of.dev.driver, "d_close")
-        error = await self._call(fn, is_async, f"{of.dev.name}: d_close", of.dev, of.flags, of.td)
+        error = await self._call(of.dev, "d_close", of.flags, of.td)
         if error:
             log.warning("%s: d_close returned %s", of.dev.name, errno.errorcode.get(error, error))
         self._destroy_cdevpriv(of)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 from typing import Any
 
-__all__ = ["PAGE_SIZE", "PAGE_SHIFT", "Page", "vaddr", "mapping_of", "page_frames"]
+__all__ = ["PAGE_SIZE", "PAGE_SHIFT", "Page", "vaddr", "page_frames"]
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -58,11 +58,6 @@ def _real_address(obj: Any) -> int:
         return view.buf or 0
     finally:
         _release_buffer(ctypes.byref(view))
-
-
-def mapping_of(view: memoryview) -> Any:
-    """The buffer object (the mapping) that ``view`` looks into."""
-    return view.obj
 
 
 def vaddr(view: memoryview) -> int:

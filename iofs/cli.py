@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -39,16 +40,49 @@ class CliError(Exception):
 # ---- where a mount keeps its pid and log -------------------------------------------------------
 
 def state_dir() -> str:
-    if os.geteuid() == 0:
+    """Where pid and log files live: /run/iofs for root, else a 0700 directory of the user's
+    own (``$XDG_RUNTIME_DIR/iofs`` or ``/tmp/iofs-UID``). A directory that another user owns,
+    or that others may write to, is refused: its files could be swapped under us."""
+    uid = os.geteuid()
+    if uid == 0:
         base = "/run/iofs"
     else:
-        base = os.path.join(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/iofs-{os.getuid()}", "iofs")
+        base = os.path.join(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/iofs-{uid}", "iofs")
     try:
-        os.makedirs(base, mode=0o755 if os.geteuid() == 0 else 0o700, exist_ok=True)
+        os.makedirs(base, mode=0o755 if uid == 0 else 0o700, exist_ok=True)
     except OSError:
-        base = f"/tmp/iofs-{os.getuid()}"
-        os.makedirs(base, mode=0o700, exist_ok=True)
+        base = f"/tmp/iofs-{uid}"
+        try:
+            os.mkdir(base, 0o700)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise CliError(f"cannot make the state directory {base}: {exc.strerror}") from None
+    try:
+        st = os.lstat(base)
+    except OSError as exc:
+        raise CliError(f"cannot use the state directory {base}: {exc.strerror}") from None
+    others = 0o022 if uid == 0 else 0o077
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & others:
+        raise CliError(f"state directory {base} is not a directory of yours that only you can "
+                       "change: refusing to keep pid and log files there")
     return base
+
+
+def open_nofollow(path: str, flags: int, mode: int = 0o644) -> int:
+    """os.open that refuses a symlink at ``path`` (one line, CliError)."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CliError(f"{path} is a symbolic link: refusing to follow it") from None
+        raise CliError(f"cannot open {path}: {exc.strerror}") from None
+
+
+def open_log(path: str):
+    """The log file at ``path`` for appending, never through a symlink."""
+    return os.fdopen(open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a",
+                     buffering=1)
 
 
 def _state_file(mountpoint: str, suffix: str) -> str:
@@ -71,8 +105,8 @@ def _unescape(field: str) -> str:
     return field.encode().decode("unicode_escape") if "\\" in field else field
 
 
-def mount_type(path: str) -> str | None:
-    """The filesystem type mounted exactly at ``path`` (from /proc/self/mountinfo), or None."""
+def _mountinfo(path: str) -> tuple[str, set[str]] | None:
+    """(type, mount options) of the mount exactly at ``path`` (the topmost), or None."""
     try:
         with open("/proc/self/mountinfo") as f:
             lines = f.read().splitlines()
@@ -82,9 +116,21 @@ def mount_type(path: str) -> str | None:
     for line in lines:
         left, _, right = line.partition(" - ")
         fields = left.split()
-        if len(fields) >= 5 and _unescape(fields[4]) == path:
-            found = right.split()[0] if right else "?"
+        if len(fields) >= 6 and _unescape(fields[4]) == path:
+            found = (right.split()[0] if right else "?", set(fields[5].split(",")))
     return found
+
+
+def mount_type(path: str) -> str | None:
+    """The filesystem type mounted exactly at ``path`` (from /proc/self/mountinfo), or None."""
+    info = _mountinfo(path)
+    return info[0] if info else None
+
+
+def mount_options(path: str) -> set[str]:
+    """The per-mount options (rw, nodev, nosuid, ...) of the mount at ``path``."""
+    info = _mountinfo(path)
+    return info[1] if info else set()
 
 
 def _has_cap(cap: int) -> bool:
@@ -150,11 +196,12 @@ def serve(mountpoint: str, tree: config.Tree, *, debug: bool, allow_other: bool,
     import pyfuse3
     import trio
 
-    from .fs import IofsOperations
+    from .fs import MAX_WORKERS, IofsOperations
 
     _tune_malloc()
     ops = IofsOperations(tree)
-    options = {"fsname=iofs", "subtype=iofs", "default_permissions"}
+    # nodev: a device node made with mknod can never be opened into a device of the host
+    options = {"fsname=iofs", "subtype=iofs", "default_permissions", "nodev", "nosuid"}
     if allow_other:
         options.add("allow_other")
     if debug:
@@ -165,6 +212,10 @@ def serve(mountpoint: str, tree: config.Tree, *, debug: bool, allow_other: bool,
         ready(f"mounting {mountpoint} failed: {exc} (see the log for libfuse's reason)")
         return EXIT_FAIL
     log = logging.getLogger("iofs")
+    if "nodev" not in mount_options(mountpoint):
+        pyfuse3.close(unmount=True)
+        ready(f"{mountpoint} was mounted without nodev: unmounted again")
+        return EXIT_FAIL
     log.info("mounted %s (pid %d)", mountpoint, os.getpid())
 
     async def main() -> None:
@@ -187,7 +238,9 @@ def serve(mountpoint: str, tree: config.Tree, *, debug: bool, allow_other: bool,
 
             nursery.start_soon(on_signal)
             nursery.start_soon(announce)
-            await pyfuse3.main()
+            # no cap on worker tasks: requests asleep in drivers must never stall the others
+            # (the fs bounds them per uid, max_sleeping)
+            await pyfuse3.main(max_tasks=MAX_WORKERS)
             nursery.cancel_scope.cancel()
 
     try:
@@ -224,6 +277,8 @@ def _setup_logging(debug: bool, stream=None) -> None:
 
 
 def cmd_mount(args: argparse.Namespace) -> int:
+    if not args.mountpoint.strip():
+        raise CliError("the mount point is empty (give a directory)", EXIT_USAGE)
     mountpoint = os.path.abspath(args.mountpoint)
     tree = config.load(args.config)  # ConfigError: exit 2 before anything is mounted
     preflight(mountpoint, args.allow_other)
@@ -233,10 +288,7 @@ def cmd_mount(args: argparse.Namespace) -> int:
 
 
 def _run_foreground(mountpoint: str, tree: config.Tree, args: argparse.Namespace) -> int:
-    if args.log:
-        stream = open(args.log, "a", buffering=1)
-    else:
-        stream = sys.stderr
+    stream = open_log(args.log) if args.log else sys.stderr
     _setup_logging(args.debug, stream)
     ready_fd = args.ready_fd
     failure: list[str] = []
@@ -247,8 +299,8 @@ def _run_foreground(mountpoint: str, tree: config.Tree, args: argparse.Namespace
         if ready_fd is not None:
             os.write(ready_fd, b"ok\n" if message is None else f"error: {message}\n".encode())
     pidf = pid_file(mountpoint)
-    with open(pidf, "w") as f:
-        f.write(f"{os.getpid()}\n")
+    with os.fdopen(open_nofollow(pidf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as f:
+        f.write(f"{os.getpid()} {_start_time(os.getpid())}\n")
     try:
         status = serve(mountpoint, tree, debug=args.debug, allow_other=args.allow_other, ready=ready)
     finally:
@@ -272,7 +324,7 @@ def _start_background(mountpoint: str, args: argparse.Namespace) -> int:
         cmd.append("--debug")
     if args.allow_other:
         cmd.append("--allow-other")
-    with open(logpath, "a") as logf:
+    with open_log(logpath) as logf:
         proc = subprocess.Popen(cmd, pass_fds=(w,), start_new_session=True, stdin=subprocess.DEVNULL,
                                 stdout=logf, stderr=logf, cwd="/")
     os.close(w)
@@ -305,6 +357,43 @@ def _start_background(mountpoint: str, args: argparse.Namespace) -> int:
 
 # ---- umount ------------------------------------------------------------------------------------
 
+def _start_time(pid: int) -> int | None:
+    """The start time of process ``pid`` (clock ticks since boot, /proc/PID/stat field 22)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _is_daemon_of(pid: int, start: int | None, mountpoint: str) -> bool:
+    """Whether ``pid`` is (still) the iofs daemon of ``mountpoint``: the start time it wrote in
+    its pid file (a pid and a start time name one process for good) and a command line of
+    ``iofs mount ... --foreground``. A recycled pid is some other process, never signalled."""
+    if start is None or _start_time(pid) != start:
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return False
+    iofs = any(a == b"iofs" or a.endswith(b"/iofs") for a in argv)
+    return iofs and b"mount" in argv and (b"--foreground" in argv or b"-f" in argv)
+
+
+def read_pid_file(path: str) -> tuple[int, int | None] | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd) as f:
+        words = f.read().split()
+    try:
+        return int(words[0]), (int(words[1]) if len(words) > 1 else None)
+    except (IndexError, ValueError):
+        return None
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -324,14 +413,13 @@ def cmd_umount(args: argparse.Namespace) -> int:
     kind = mount_type(mountpoint)
     if kind is None:
         raise CliError(f"{mountpoint} is not mounted")
-    if not kind.startswith("fuse"):
-        raise CliError(f"{mountpoint} is a {kind} mount, not iofs")
+    if kind != "fuse.iofs":
+        raise CliError(f"{mountpoint} is a {kind} mount, not iofs: not touching it")
+    pidf = pid_file(mountpoint)
+    recorded = read_pid_file(pidf)
     pid = None
-    try:
-        with open(pid_file(mountpoint)) as f:
-            pid = int(f.read().strip())
-    except (OSError, ValueError):
-        pass
+    if recorded is not None and _is_daemon_of(recorded[0], recorded[1], mountpoint):
+        pid = recorded[0]
     tool = shutil.which("fusermount3") or shutil.which("fusermount")
     attempts = [[tool, "-u", mountpoint], [tool, "-u", "-z", mountpoint]] if tool else []
     if os.geteuid() == 0 and shutil.which("umount"):
@@ -349,8 +437,13 @@ def cmd_umount(args: argparse.Namespace) -> int:
         deadline = time.monotonic() + 10
         while _pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _pid_alive(pid):
+        if _pid_alive(pid) and _is_daemon_of(pid, recorded[1], mountpoint):
             os.kill(pid, signal.SIGTERM)
+    if recorded is not None and (pid is None or not _pid_alive(pid)):
+        try:  # the daemon is gone (or was killed before it could): its pid file goes too
+            os.unlink(pidf)
+        except OSError:
+            pass
     return 0
 
 

@@ -16,6 +16,17 @@
     path = "tmp"
     mode = "1777"
 
+    [[fault]]                # a fault rule, active from the mount on (iofs.faults.rules)
+    path = "tmp/*.log"
+    op = ["write"]
+    action = "short:1"
+
+Options beyond those: ``max_sleeping`` (requests one uid may have asleep in drivers at once,
+default 4096), ``trace`` (record every request in the trace ring, default true),
+``trace_events`` (the ring's size, default 65536), ``trace_detail`` (uio detail of reads and
+writes in the trace, default false) and ``control`` (the name of the control directory,
+default ".iofs"; false: none).
+
 Any mistake raises :class:`ConfigError` whose message is one line naming the file and the entry.
 """
 
@@ -27,6 +38,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import drivers
+from .control import DEFAULT_NAME as CONTROL_NAME
+from .faults.rules import Rule, rule_from_table
+from .faults.trace import DEFAULT_EVENTS
 from .units import parse_size
 
 DEFAULT_TREE = """
@@ -69,6 +83,8 @@ mode = "1777"
 """
 
 NODE_KEYS = {"path", "driver", "mode", "uid", "gid", "limit"}
+ID_MAX = (1 << 32) - 2  # uid_t/gid_t: (uid_t)-1 means "no change" to chown, so it is no id
+MAX_TRACE_EVENTS = 1 << 24
 
 
 class ConfigError(Exception):
@@ -97,9 +113,15 @@ class DirSpec:
 class Tree:
     devices: list[DeviceSpec] = field(default_factory=list)
     dirs: list[DirSpec] = field(default_factory=list)
+    faults: list[Rule] = field(default_factory=list)
     max_memory: int = 1 << 30
     max_file_size: int | None = None
     writeback_cache: bool = False
+    max_sleeping: int = 4096
+    trace: bool = True
+    trace_events: int = DEFAULT_EVENTS
+    trace_detail: bool = False
+    control: str | None = CONTROL_NAME
 
 
 def _mode(value: Any, where: str) -> int:
@@ -118,8 +140,8 @@ def _mode(value: Any, where: str) -> int:
 
 
 def _id(value: Any, what: str, where: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ConfigError(f"{where}: {what} must be a non-negative integer")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= ID_MAX:
+        raise ConfigError(f"{where}: {what} must be an integer in 0..{ID_MAX}")
     return value
 
 
@@ -127,6 +149,8 @@ def _path(entry: dict, where: str) -> str:
     path = entry.get("path")
     if not isinstance(path, str) or not path.strip("/"):
         raise ConfigError(f"{where}: needs path = \"name\" (relative to the mount)")
+    if "\0" in path:
+        raise ConfigError(f"{where}: path {path!r} contains a NUL byte")
     parts = [p for p in path.split("/") if p]
     if any(p in (".", "..") for p in parts):
         raise ConfigError(f"{where}: path {path!r} may not contain . or ..")
@@ -150,6 +174,8 @@ def make_driver(name: Any, options: dict[str, Any], where: str) -> Any:
         cls = drivers.resolve(name)
     except LookupError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # importing user code can end in anything
+        raise ConfigError(f"{where}: importing driver {name!r} raised {_what(exc)}") from None
     try:
         sig = inspect.signature(cls)
     except (TypeError, ValueError):
@@ -164,8 +190,42 @@ def make_driver(name: Any, options: dict[str, Any], where: str) -> Any:
                                   f"(options: {accepted})")
     try:
         return cls(**options)
-    except Exception as exc:  # a driver's own validation, whatever it raises
-        raise ConfigError(f"{where}: driver {name!r}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # a driver's own validation, whatever it raises
+        raise ConfigError(f"{where}: driver {name!r}: {_what(exc)}") from None
+
+
+def _what(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r})"
+    return str(exc) or type(exc).__name__
+
+
+def _bool(value: Any, key: str, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: {key} must be true or false")
+    return value
+
+
+def _count(value: Any, key: str, where: str, lo: int, hi: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ConfigError(f"{where}: {key} must be an integer in {lo}..{hi}")
+    return value
+
+
+def _control(value: Any, where: str) -> str | None:
+    if value is False:
+        return None
+    if (not isinstance(value, str) or not value or "/" in value or "\0" in value
+            or value in (".", "..") or len(value.encode()) > 255):
+        raise ConfigError(f"{where}: control must be a directory name such as \".iofs\", or false")
+    return value
+
+
+def _tables(doc: dict, key: str, source: str) -> list:
+    value = doc.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(f"{source}: {key} must be written as [[{key}]] tables")
+    return value
 
 
 def parse(text: str, source: str = "<config>") -> Tree:
@@ -174,10 +234,10 @@ def parse(text: str, source: str = "<config>") -> Tree:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    unknown = set(doc) - {"options", "device", "dir"}
+    unknown = set(doc) - {"options", "device", "dir", "fault"}
     if unknown:
         raise ConfigError(f"{source}: unknown section(s) {', '.join(sorted(unknown))} "
-                          "(expected [options], [[device]], [[dir]])")
+                          "(expected [options], [[device]], [[dir]], [[fault]])")
     tree = Tree()
     options = doc.get("options", {})
     if not isinstance(options, dict):
@@ -187,29 +247,38 @@ def parse(text: str, source: str = "<config>") -> Tree:
             tree.max_memory = _size(value, key, f"{source}: [options]")
         elif key == "max_file_size":
             tree.max_file_size = _size(value, key, f"{source}: [options]")
-        elif key == "writeback_cache":
-            if not isinstance(value, bool):
-                raise ConfigError(f"{source}: [options]: writeback_cache must be true or false")
-            tree.writeback_cache = value
+        elif key in ("writeback_cache", "trace", "trace_detail"):
+            setattr(tree, key, _bool(value, key, f"{source}: [options]"))
+        elif key == "max_sleeping":
+            tree.max_sleeping = _count(value, key, f"{source}: [options]", 1, 1 << 20)
+        elif key == "trace_events":
+            tree.trace_events = _count(value, key, f"{source}: [options]", 1, MAX_TRACE_EVENTS)
+        elif key == "control":
+            tree.control = _control(value, f"{source}: [options]")
         else:
-            raise ConfigError(f"{source}: [options]: unknown option {key!r} "
-                              "(max_memory, max_file_size, writeback_cache)")
+            raise ConfigError(f"{source}: [options]: unknown option {key!r} ("
+                              + ", ".join(OPTIONS) + ")")
     seen: set[str] = set()
-    for k, entry in enumerate(doc.get("dir", [])):
+    dir_seen: set[str] = set()
+    for k, entry in enumerate(_tables(doc, "dir", source)):
         where = f"{source}: [[dir]] #{k + 1}"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: must be a table")
         path = _path(entry, where)
+        if path in dir_seen:
+            raise ConfigError(f"{source}: dir {path!r}: declared twice")
+        dir_seen.add(path)
         extra = set(entry) - {"path", "mode", "uid", "gid"}
         if extra:
             raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
         tree.dirs.append(DirSpec(path, _mode(entry.get("mode", "0755"), where),
                                  _id(entry.get("uid", 0), "uid", where),
                                  _id(entry.get("gid", 0), "gid", where)))
-    for k, entry in enumerate(doc.get("device", [])):
+    for k, entry in enumerate(_tables(doc, "fault", source)):
+        try:
+            tree.faults.append(rule_from_table(entry))
+        except ValueError as exc:
+            raise ConfigError(f"{source}: [[fault]] #{k + 1}: {exc}") from None
+    for k, entry in enumerate(_tables(doc, "device", source)):
         where = f"{source}: [[device]] #{k + 1}"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: must be a table")
         path = _path(entry, where)
         where = f"{source}: device {path!r}"
         if path in seen:
@@ -225,15 +294,31 @@ def parse(text: str, source: str = "<config>") -> Tree:
             gid=_id(entry.get("gid", 0), "gid", where),
             limit=None if limit is None else _size(limit, "limit", where),
         ))
-    dir_paths = {d.path for d in tree.dirs}
     for dev in tree.devices:
-        parts = dev.path.split("/")
-        for i in range(1, len(parts)):
-            if "/".join(parts[:i]) in seen:
-                raise ConfigError(f"{source}: device {dev.path!r} lies under device {'/'.join(parts[:i])!r}")
-        if dev.path in dir_paths:
+        for above in _parents(dev.path):
+            if above in seen:
+                raise ConfigError(f"{source}: device {dev.path!r} lies under device {above!r}")
+        if dev.path in dir_seen:
             raise ConfigError(f"{source}: {dev.path!r} is declared as both a device and a dir")
+    for d in tree.dirs:
+        for above in _parents(d.path):
+            if above in seen:
+                raise ConfigError(f"{source}: dir {d.path!r} lies under device {above!r}")
+    if tree.control is not None:
+        for path in [d.path for d in tree.devices] + [d.path for d in tree.dirs]:
+            if path.split("/")[0] == tree.control:
+                raise ConfigError(f"{source}: {path!r} would be inside the control directory "
+                                  f"{tree.control!r} (rename it with [options] control = \"...\")")
     return tree
+
+
+OPTIONS = ("max_memory", "max_file_size", "writeback_cache", "max_sleeping", "trace",
+           "trace_events", "trace_detail", "control")
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def load(path: str | None) -> Tree:

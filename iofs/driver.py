@@ -13,9 +13,11 @@ events as ready (no_poll). Drivers see only the uio, the ioflag, the :class:`Dev
 nothing here or in a driver imports pyfuse3.
 
 iofs extensions to cdevsw, all optional: ``d_size(dev)`` (the st_size to report, for seekable
-devices with a size), ``d_truncate(dev, size)`` (regular files), and the class attributes
+devices with a size), ``d_truncate(dev, size)`` (regular files; EINVAL by default),
+``d_fsync(dev, datasync)`` (fsync/fdatasync; 0 by default), and the class attributes
 ``stream`` (True: no offsets, the file is nonseekable) and ``description`` (one line for
-``iofs drivers``).
+``iofs drivers``). Every entry point is called through :mod:`iofs.guard`: whatever it raises
+or returns, the program sees an errno and the daemon keeps serving; ``None`` means 0.
 """
 
 from __future__ import annotations
@@ -222,6 +224,12 @@ class Driver:
         return events & POLLSTANDARD
 
     def d_size(self, dev: Device) -> int:
+        return 0
+
+    def d_truncate(self, dev: Device, size: int) -> int:
+        return errno.EINVAL  # truncate(2) of a character device
+
+    def d_fsync(self, dev: Device, datasync: bool) -> int:
         return 0
 
 

@@ -1,8 +1,13 @@
 """The namespace of a mount: inodes, directories, links, and the POSIX rules for changing them.
 
 Nothing here knows FUSE: every failure is an ``OSError`` carrying the errno the program should
-see. An inode lives while a directory entry, an open file or a kernel lookup reference holds it;
-a regular file's memory goes back to the pool when the last of those goes.
+see. An inode, and a regular file's memory, live while a directory entry, an open file or a
+kernel lookup reference holds it: a file unlinked while the kernel still holds it (an open
+descriptor, an ``O_PATH`` descriptor, a cwd) keeps its data until the kernel forgets it.
+
+Every node knows the names it is linked under, so it has a path (:meth:`Namespace.path`, the
+most recent link, relative to the root, as fault rules and the trace name it). A *sealed*
+directory (the control directory) cannot be changed by programs: EPERM.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import time
 from typing import Iterator
 
 from .driver import Device
+from .guard import call_size
 
 ROOT_INO = 1
 NAME_MAX = 255
@@ -22,11 +28,29 @@ def _err(code: int, what: str = "") -> OSError:
     return OSError(code, what or errno.errorcode.get(code, str(code)))
 
 
+def _walk_path(node: Node) -> str:
+    """The path of ``node`` through its most recent links ("" for the root)."""
+    parts = []
+    while node.links:
+        node, name = node.links[-1]
+        parts.append(name.decode(errors="surrogateescape"))
+    return "/".join(reversed(parts))
+
+
+def _joined(path: str, name: bytes) -> str:
+    name_s = name.decode(errors="surrogateescape")
+    return f"{path}/{name_s}" if path else name_s
+
+
 class Node:
-    """An inode. ``mode`` includes the file type bits."""
+    """An inode. ``mode`` includes the file type bits.
+
+    ``links`` are the (directory, name) entries that name it, oldest first (a directory has
+    one); ``xattrs`` its extended attributes (None until the first is set).
+    """
 
     __slots__ = ("ino", "mode", "uid", "gid", "nlink", "atime_ns", "mtime_ns", "ctime_ns",
-                 "lookups", "opens")
+                 "lookups", "opens", "links", "xattrs", "_path", "_path_gen")
 
     def __init__(self, ino: int, mode: int, uid: int, gid: int) -> None:
         now = time.time_ns()
@@ -38,6 +62,10 @@ class Node:
         self.atime_ns = self.mtime_ns = self.ctime_ns = now
         self.lookups = 0
         self.opens = 0
+        self.links: list[tuple[Dir, bytes]] = []
+        self.xattrs: dict[bytes, bytes] | None = None
+        self._path = ""
+        self._path_gen = -1
 
     def touch(self, mtime: bool = True) -> None:
         now = time.time_ns()
@@ -51,7 +79,7 @@ class Node:
 
 
 class Dir(Node):
-    __slots__ = ("entries", "cookies", "next_cookie", "parent")
+    __slots__ = ("entries", "cookies", "next_cookie", "parent", "sealed")
 
     def __init__(self, ino: int, mode: int, uid: int, gid: int, parent: Dir | None) -> None:
         super().__init__(ino, stat.S_IFDIR | (mode & 0o7777), uid, gid)
@@ -60,6 +88,7 @@ class Dir(Node):
         self.next_cookie = 3  # 1 and 2 are "." and ".."
         self.parent = parent if parent is not None else self
         self.nlink = 2
+        self.sealed = False  # True: programs may not add, remove or rename its entries, or it
 
     @property
     def size(self) -> int:
@@ -70,6 +99,7 @@ class Dir(Node):
         self.cookies[name] = self.next_cookie
         self.next_cookie += 1
         node.nlink += 1
+        node.links.append((self, name))
         if isinstance(node, Dir):
             self.nlink += 1
             node.parent = self
@@ -79,6 +109,10 @@ class Dir(Node):
         node = self.entries.pop(name)
         del self.cookies[name]
         node.nlink -= 1
+        node.links.remove((self, name))
+        if not node.links:  # unlinked: it keeps the path it had (the trace shows what it was)
+            node._path = _joined(_walk_path(self), name)
+            node._path_gen = -2
         if isinstance(node, Dir):
             self.nlink -= 1
             node.nlink -= 1  # its "." entry goes with it
@@ -109,8 +143,8 @@ class File(Node):
 
     @property
     def size(self) -> int:
-        size = getattr(self.dev.driver, "d_size", None)
-        return size(self.dev) if size is not None else 0
+        size = call_size(self.dev)
+        return size if size is not None else 0
 
 
 class Symlink(Node):
@@ -126,9 +160,15 @@ class Symlink(Node):
 
 
 class Special(Node):
-    """A FIFO or socket made with mknod: the kernel serves its I/O, iofs only names it."""
+    """A FIFO, socket, or character or block device node made with mknod: the kernel serves
+    its I/O, iofs only names it (``rdev`` is st_rdev). The mount is nodev, so a device node
+    made here can never be opened into a device of the host."""
 
-    __slots__ = ()
+    __slots__ = ("rdev",)
+
+    def __init__(self, ino: int, mode: int, uid: int, gid: int, rdev: int = 0) -> None:
+        super().__init__(ino, mode, uid, gid)
+        self.rdev = rdev
 
 
 class Namespace:
@@ -139,6 +179,20 @@ class Namespace:
         self._next_ino = ROOT_INO
         self.root = self._register(Dir(self._alloc(), root_mode, 0, 0, None))
         self.on_free = lambda node: None  # set by the filesystem: release a file's storage
+        self._gen = 0  # bumped by every change that can change an existing node's path
+
+    def path(self, node: Node) -> str:
+        """The node's path relative to the root ("" for the root), through its most recent
+        link; an unlinked node keeps the path it was last linked under."""
+        if node._path_gen == self._gen or not node.links:
+            return node._path
+        path = _walk_path(node)
+        node._path, node._path_gen = path, self._gen
+        return path
+
+    def child_path(self, parent: Dir, name: bytes) -> str:
+        """The path ``name`` would have in ``parent``."""
+        return _joined(self.path(parent), name)
 
     def _alloc(self) -> int:
         ino = self._next_ino
@@ -183,10 +237,18 @@ class Namespace:
 
     def _new_entry(self, parent: int, name: bytes) -> Dir:
         d = self.dir(parent)
+        if d.sealed:
+            raise _err(errno.EPERM)
         self._check_name(name)
         if name in d.entries:
             raise _err(errno.EEXIST)
         return d
+
+    @staticmethod
+    def _changeable(d: Dir, node: Node) -> None:
+        """EPERM for an entry of a sealed directory, or a sealed directory itself."""
+        if d.sealed or (isinstance(node, Dir) and node.sealed):
+            raise _err(errno.EPERM)
 
     # ---- making things ----
 
@@ -212,9 +274,10 @@ class Namespace:
         d.add(name, node)
         return node
 
-    def special(self, parent: int, name: bytes, mode: int, uid: int, gid: int) -> Special:
+    def special(self, parent: int, name: bytes, mode: int, uid: int, gid: int,
+                rdev: int = 0) -> Special:
         d = self._new_entry(parent, name)
-        node = self._register(Special(self._alloc(), mode, uid, gid))
+        node = self._register(Special(self._alloc(), mode, uid, gid, rdev))
         d.add(name, node)
         return node
 
@@ -236,8 +299,11 @@ class Namespace:
             raise _err(errno.EPERM)
         if node.nlink == 0:
             raise _err(errno.ENOENT)  # linkat of an unlinked open file
+        if node.links and node.links[-1][0].sealed:
+            raise _err(errno.EPERM)
         d = self._new_entry(parent, name)
         d.add(name, node)
+        self._gen += 1
         node.touch(mtime=False)
         return node
 
@@ -250,7 +316,9 @@ class Namespace:
             raise _err(errno.ENOENT)
         if isinstance(node, Dir):
             raise _err(errno.EISDIR)
+        self._changeable(d, node)
         d.remove(name)
+        self._gen += 1
         self.maybe_free(node)
 
     def rmdir(self, parent: int, name: bytes) -> None:
@@ -262,9 +330,11 @@ class Namespace:
             raise _err(errno.ENOENT)
         if not isinstance(node, Dir):
             raise _err(errno.ENOTDIR)
+        self._changeable(d, node)
         if node.entries:
             raise _err(errno.ENOTEMPTY)
         d.remove(name)
+        self._gen += 1
         self.maybe_free(node)
 
     def rename(self, old_parent: int, old_name: bytes, new_parent: int, new_name: bytes,
@@ -276,15 +346,21 @@ class Namespace:
         if node is None:
             raise _err(errno.ENOENT)
         target = dst_dir.entries.get(new_name)
+        self._changeable(src_dir, node)
+        if dst_dir.sealed or target is not None:
+            self._changeable(dst_dir, target if target is not None else dst_dir)
         if isinstance(node, Dir) and self._is_ancestor(node, dst_dir):
             raise _err(errno.EINVAL)  # a directory into itself
+        self._gen += 1
         if exchange:
             if target is None:
                 raise _err(errno.ENOENT)
             if isinstance(target, Dir) and self._is_ancestor(target, src_dir):
                 raise _err(errno.EINVAL)
             src_dir.entries[old_name], dst_dir.entries[new_name] = target, node
-            for moved, home in ((node, dst_dir), (target, src_dir)):
+            for moved, home, old, new in ((node, dst_dir, (src_dir, old_name), new_name),
+                                          (target, src_dir, (dst_dir, new_name), old_name)):
+                moved.links[moved.links.index(old)] = (home, new)
                 if isinstance(moved, Dir) and moved.parent is not home:
                     moved.parent.nlink -= 1
                     home.nlink += 1
@@ -324,17 +400,17 @@ class Namespace:
     # ---- lifetime ----
 
     def maybe_free(self, node: Node) -> None:
-        """Drop the inode if nothing holds it; free a file's storage when no name or open does."""
-        if node.nlink > 0 or node.opens > 0:
+        """Drop the inode, and free a file's storage, once no name, no open and no kernel
+        lookup reference holds it (tmpfs keeps an unlinked file while anything holds it)."""
+        if node.nlink > 0 or node.opens > 0 or node.lookups > 0 or node.ino == ROOT_INO:
             return
-        self.on_free(node)
-        if node.lookups <= 0 and node.ino != ROOT_INO:
-            self.inodes.pop(node.ino, None)
+        if self.inodes.pop(node.ino, None) is not None:
+            self.on_free(node)
 
     def forget(self, ino: int, nlookup: int) -> None:
+        """The kernel dropped ``nlookup`` references (FUSE FORGET)."""
         node = self.inodes.get(ino)
         if node is None:
             return
-        node.lookups -= nlookup
-        if node.lookups <= 0 and node.nlink <= 0 and node.opens <= 0 and ino != ROOT_INO:
-            self.inodes.pop(ino, None)
+        node.lookups = max(node.lookups - nlookup, 0)
+        self.maybe_free(node)

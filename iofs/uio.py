@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import sys
+from contextvars import ContextVar
 from typing import Any, Iterable
 
 from .segments import (
@@ -41,6 +42,7 @@ __all__ = [
     "UIO_MAXIOV", "IOSIZE_MAX", "OFF_MAX",
     "uiomove", "uiomove_nofault", "uiomove_frombuf",
     "uiocopy", "uioskip", "ureadc", "uwritec", "cloneuio", "copyinuio", "uio_trim_to_limit",
+    "start_moves", "stop_moves",
 ]
 
 # enum uio_rw
@@ -213,6 +215,32 @@ class Uio(Cursor):
                 f"resid={self.uio_resid}, segflg={self.uio_segflg})")
 
 
+# ---- watching moves (the trace's detail) -------------------------------------------------------
+
+_watching = False  # set once anyone has watched: until then uiomove pays one global check
+_moves: ContextVar[list | None] = ContextVar("iofs_moves", default=None)
+
+
+def start_moves() -> list:
+    """Record every uiomove/uiomove_frombuf this task makes, as ``(name, bytes, uio_offset
+    after)``, into the list returned, until :func:`stop_moves`."""
+    global _watching
+    _watching = True
+    moves: list = []
+    _moves.set(moves)
+    return moves
+
+
+def stop_moves() -> None:
+    _moves.set(None)
+
+
+def _moved(name: str, n: int, uio: Uio) -> None:
+    moves = _moves.get()
+    if moves is not None:
+        moves.append((name, n, uio.uio_offset))
+
+
 def uiomove(buf: Any, n: int, uio: Uio) -> int:
     """Move min(n, uio_resid) bytes between ``buf`` and the uio's iovecs; return 0 or EFAULT.
 
@@ -248,11 +276,15 @@ def uiomove(buf: Any, n: int, uio: Uio) -> int:
     except SegmentFault as fault:
         uio.uio_resid = resid - fault.done
         uio.uio_offset += fault.done
+        if _watching:
+            _moved("uiomove", fault.done, uio)
         if segflg == UIO_USERSPACE:
             return errno.EFAULT
         raise fault.__cause__ from None  # kernel memory faulted: a bug, not an errno
     uio.uio_resid = resid - done
     uio.uio_offset += done
+    if _watching:
+        _moved("uiomove", done, uio)
     return 0
 
 
@@ -293,7 +325,12 @@ def uiomove_frombuf(buf: Any, buflen: int, uio: Uio) -> int:
     mv = buf if type(buf) is memoryview else as_bytes_view(buf)
     if buflen > len(mv):
         raise ValueError(f"uiomove_frombuf: buflen {buflen} exceeds the buffer of {len(mv)} bytes")
-    return uiomove(mv[offset:buflen], buflen - offset, uio)
+    error = uiomove(mv[offset:buflen], buflen - offset, uio)
+    if _watching:  # the move uiomove recorded is this call's
+        moves = _moves.get()
+        if moves:
+            moves[-1] = ("uiomove_frombuf",) + moves[-1][1:]
+    return error
 
 
 def uio_trim_to_limit(uio: Uio) -> tuple[int, int]:

@@ -45,6 +45,10 @@ class RegularFile(Driver):
     def d_size(self, dev):
         return self.size
 
+    def held_bytes(self) -> int:
+        """Bytes of memory the data holds (st_blocks): holes hold none."""
+        return sum(len(c) for c in self.chunks.values())
+
     def d_read(self, dev, uio, ioflag):
         off = uio.uio_offset
         if off < 0:

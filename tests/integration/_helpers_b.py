@@ -19,7 +19,7 @@ from conftest import Mounted, _teardown, mounted, run_iofs, start_mount  # noqa:
 
 from iofs.cli import mount_type
 
-DEFAULT_NAMES = {"null", "zero", "full", "mem0", "pipe0", "random", "status", "tmp"}
+DEFAULT_NAMES = {"null", "zero", "full", "mem0", "pipe0", "random", "status", "tmp", ".iofs"}
 
 
 def env_with_pythonpath(path: Path | str) -> dict[str, str]:

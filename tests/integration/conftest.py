@@ -19,7 +19,7 @@ from typing import Iterator
 
 import pytest
 
-from iofs.cli import mount_type, pid_file
+from iofs.cli import mount_type, pid_file, read_pid_file
 
 if not os.path.exists("/dev/fuse"):
     pytest.fail("/dev/fuse is missing: integration tests need FUSE", pytrace=False)
@@ -77,12 +77,13 @@ def start_mount(base: Path, config: str | None = None, *extra: str,
         cfg.write_text(config)
         args += ["--config", str(cfg)]
     res = run_iofs(*args, env=env) if env is not None else run_iofs(*args)
-    pid = None
-    try:
-        pid = int(Path(pid_file(str(mp))).read_text())
-    except (OSError, ValueError):
-        pass
-    return Mounted(mp, log, pid), res
+    return Mounted(mp, log, daemon_pid(mp)), res
+
+
+def daemon_pid(mp: Path) -> int | None:
+    """The pid in the daemon's pid file for mount point ``mp`` (None if there is none)."""
+    recorded = read_pid_file(pid_file(str(mp)))
+    return recorded[0] if recorded else None
 
 
 def _check(m: Mounted, res: subprocess.CompletedProcess) -> None:

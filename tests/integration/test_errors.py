@@ -13,7 +13,7 @@ from _helpers_b import (
     env_with_pythonpath, is_mounted, mounted, one_line_error, pid_gone, raw_read, raw_write,
     run_iofs, wait_for,
 )
-from conftest import _teardown
+from conftest import _teardown, daemon_pid
 
 from iofs.cli import pid_file
 
@@ -343,12 +343,7 @@ def test_missing_config_file(tmp_path):
 def _teardown_if_mounted(mp: Path) -> None:
     if is_mounted(mp):
         from conftest import Mounted
-        pid = None
-        try:
-            pid = int(Path(pid_file(str(mp))).read_text())
-        except (OSError, ValueError):
-            pass
-        _teardown(Mounted(mp, mp.parent / "log", pid))
+        _teardown(Mounted(mp, mp.parent / "log", daemon_pid(mp)))
 
 
 # ---- the CLI's other failures ------------------------------------------------------------------
@@ -363,7 +358,7 @@ def test_mount_twice_fails_first_keeps_working(dflt):
     assert not pid_gone(mnt.pid)
     with open(mnt / "zero", "rb") as f:
         assert f.read(10) == bytes(10)
-    assert int(Path(pid_file(str(mnt.path))).read_text()) == mnt.pid
+    assert daemon_pid(mnt.path) == mnt.pid
 
 
 def test_missing_mount_point(tmp_path):

@@ -1,0 +1,188 @@
+"""The fault room's control files: ``faults`` and ``trace`` in the control directory.
+
+Both are device nodes with drivers of their own (iofs serving itself), stream devices whose
+opens each keep their own position.
+
+``faults`` is a transaction file (as nfsd's control files are): a write of one or more lines
+changes the rules, all or nothing, and a read on the *same* open then returns the reply (the
+id of each rule added, one per line); a read on an open that wrote nothing lists the active
+rules, one line each: ``ID hits=N RULE``. A line is a rule (:func:`iofs.faults.rules.parse_rule`),
+``clear`` (remove all) or ``-ID`` (remove one: ENOENT if there is no such rule). A bad line
+fails the write with EINVAL, and the reason is logged.
+
+``trace`` serves the ring as JSON lines from the oldest event kept (a new open) or from where
+this open left off; at the end a read sleeps until more events come, or gets EAGAIN if the
+file was opened O_NONBLOCK. Writing ``detail=1`` (``detail=0``) turns the uio detail of read
+and write events on (off) for the whole mount.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from typing import Any
+
+from ..driver import IO_NDELAY, Driver, devfs_get_cdevpriv, devfs_set_cdevpriv, signal_pending
+from ..uio import uiomove
+from .hook import Hook
+from .rules import parse_rule
+from .trace import json_line, lost_line
+
+log = logging.getLogger("iofs")
+
+
+class _Open:
+    """One open of a control file: its read position, and what it has to say."""
+
+    __slots__ = ("pos", "text", "reply", "cursor", "pending")
+
+    def __init__(self) -> None:
+        self.pos = 0
+        self.text: bytes | None = None
+        self.reply: bytes | None = None
+        self.cursor: int | None = None
+        self.pending = b""
+
+
+def _state() -> _Open:
+    error, state = devfs_get_cdevpriv()
+    return state if not error else _Open()
+
+
+def _serve(state: _Open, data: bytes, uio: Any) -> int:
+    """Move ``data`` from this open's position on (stream files carry no offset)."""
+    n = min(len(data) - state.pos, uio.uio_resid)
+    if n <= 0:
+        return 0
+    before = uio.uio_resid
+    error = uiomove(memoryview(data)[state.pos:state.pos + n], n, uio)
+    state.pos += before - uio.uio_resid
+    return error
+
+
+def _written(uio: Any, limit: int = 1 << 20) -> str | None:
+    """The text of a write (None if it is not UTF-8 or too long)."""
+    n = uio.uio_resid
+    if n > limit:
+        return None
+    buf = bytearray(n)
+    if uiomove(buf, n, uio):
+        return None
+    try:
+        return buf.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+class FaultsFile(Driver):
+    description = "control: fault rules (write a rule, clear or -ID; read the list)"
+    stream = True
+
+    def __init__(self, hook: Hook) -> None:
+        self.hook = hook
+
+    def d_open(self, dev, oflags, td):
+        return devfs_set_cdevpriv(_Open())
+
+    def d_read(self, dev, uio, ioflag):
+        state = _state()
+        if state.text is None:
+            state.text = state.reply if state.reply is not None else \
+                self.hook.rules.listing().encode()
+            state.pos = 0
+        return _serve(state, state.text, uio)
+
+    def d_write(self, dev, uio, ioflag):
+        state = _state()
+        text = _written(uio)
+        if text is None:
+            log.warning("%s: a write that is not UTF-8 text of at most 1 MiB: EINVAL", dev.name)
+            return errno.EINVAL
+        changes: list[Any] = []
+        rules = self.hook.rules
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line == "clear":
+                changes.append("clear")
+            elif line.startswith("-") and line[1:].isdigit():
+                if not any(r.id == int(line[1:]) for r in rules.active):
+                    log.warning("%s: no rule %s to remove: ENOENT", dev.name, line[1:])
+                    return errno.ENOENT
+                changes.append(int(line[1:]))
+            else:
+                try:
+                    changes.append(parse_rule(line))
+                except ValueError as exc:
+                    log.warning("%s: %s: EINVAL", dev.name, exc)
+                    return errno.EINVAL
+        ids = []
+        for change in changes:
+            if change == "clear":
+                rules.clear()
+            elif isinstance(change, int):
+                rules.remove(change)
+            else:
+                ids.append(str(rules.add(change)))
+                log.info("fault rule %d: %s", change.id, change)
+        state.reply = "".join(f"{i}\n" for i in ids).encode()
+        state.text = None
+        return 0
+
+
+class TraceFile(Driver):
+    description = "control: the request trace, as JSON lines (a read at the end waits)"
+    stream = True
+
+    def __init__(self, hook: Hook) -> None:
+        self.hook = hook
+
+    def d_open(self, dev, oflags, td):
+        return devfs_set_cdevpriv(_Open())
+
+    async def d_read(self, dev, uio, ioflag):
+        ring = self.hook.ring
+        if ring is None:
+            return 0  # tracing is off: an empty file
+        state = _state()
+        if state.cursor is None:
+            state.cursor = ring.oldest()
+        while not state.pending:
+            lost, cursor, events = ring.take(state.cursor, limit=max(uio.uio_resid // 64, 1))
+            if lost or events:
+                state.cursor = cursor
+                text = (lost_line(lost) if lost else "") + "".join(json_line(ring, ev) for ev in events)
+                state.pending = text.encode()
+                break
+            if ioflag & IO_NDELAY:
+                return errno.EAGAIN
+            td = uio.uio_td
+            error = await ring.wait(state.cursor, (lambda: signal_pending(td.pid)) if td else None)
+            if error:
+                return error
+        # whole lines while they fit; a line longer than the request goes in pieces
+        data = state.pending
+        n = uio.uio_resid
+        if len(data) > n:
+            cut = data.rfind(b"\n", 0, n) + 1
+            n = cut or n
+        error = uiomove(data, n, uio)
+        state.pending = data[n:]
+        return error
+
+    def d_write(self, dev, uio, ioflag):
+        text = _written(uio, 4096)
+        words = (text or "").split()
+        for word in words:
+            if word in ("detail=1", "detail=on"):
+                self.hook.detail = True
+            elif word in ("detail=0", "detail=off"):
+                self.hook.detail = False
+            else:
+                log.warning("%s: unknown trace setting %r (detail=1, detail=0): EINVAL", dev.name, word)
+                return errno.EINVAL
+        return 0
+
+
+__all__ = ["FaultsFile", "TraceFile"]

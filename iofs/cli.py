@@ -239,7 +239,7 @@ def serve(mountpoint: str, tree: config.Tree, *, debug: bool, allow_other: bool,
             nursery.start_soon(on_signal)
             nursery.start_soon(announce)
             # no cap on worker tasks: requests asleep in drivers must never stall the others
-            # (the fs bounds them per uid, max_sleeping)
+            # (WaitChannel bounds them per uid: max_sleeping)
             await pyfuse3.main(max_tasks=MAX_WORKERS)
             nursery.cancel_scope.cancel()
 
@@ -298,9 +298,14 @@ def _run_foreground(mountpoint: str, tree: config.Tree, args: argparse.Namespace
             failure.append(message)
         if ready_fd is not None:
             os.write(ready_fd, b"ok\n" if message is None else f"error: {message}\n".encode())
+
     pidf = pid_file(mountpoint)
-    with os.fdopen(open_nofollow(pidf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as f:
-        f.write(f"{os.getpid()} {_start_time(os.getpid())}\n")
+    try:
+        with os.fdopen(open_nofollow(pidf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as f:
+            f.write(f"{os.getpid()} {_start_time(os.getpid())}\n")
+    except CliError as exc:
+        ready(str(exc))
+        raise
     try:
         status = serve(mountpoint, tree, debug=args.debug, allow_other=args.allow_other, ready=ready)
     finally:
@@ -344,6 +349,11 @@ def _start_background(mountpoint: str, args: argparse.Namespace) -> int:
             elif proc.poll() is not None:
                 break
     text = answer.decode(errors="replace").strip()
+    if not text:  # the pipe closed: the daemon is exiting, or gone
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
     if text == "ok":
         return 0
     if text.startswith("error: "):

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import errno
 import inspect
+import logging
+import os
 import select
 from contextvars import ContextVar
 from typing import Any, Callable
@@ -143,15 +145,23 @@ def signal_pending(pid: int) -> bool:
     that is gone counts as interrupted.
     """
     try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            fields = dict(line.split(b":", 1) for line in f.read().splitlines() if b":" in line)
+        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            data = os.read(fd, 8192)
+        finally:
+            os.close(fd)
     except OSError:
         return True
-    try:
-        pending = int(fields[b"SigPnd"], 16) | int(fields[b"ShdPnd"], 16)
-        masked = int(fields[b"SigBlk"], 16) | int(fields[b"SigIgn"], 16)
-    except (KeyError, ValueError):
-        return False
+
+    def mask(name: bytes) -> int:
+        i = data.find(name)
+        try:
+            return int(data[i + len(name):data.index(b"\n", i)], 16) if i >= 0 else 0
+        except ValueError:
+            return 0
+
+    pending = mask(b"SigPnd:") | mask(b"ShdPnd:")
+    masked = mask(b"SigBlk:") | mask(b"SigIgn:")
     sigkill = 1 << 8
     return bool(pending & ~masked) or bool(pending & sigkill)
 
@@ -163,11 +173,22 @@ class WaitChannel:
     signal meanwhile (tsleep with PCATCH: Ctrl-C and kill work on a program blocked in a
     read), EWOULDBLOCK when ``timeout`` seconds pass. Sleepers re-check their condition after
     waking (wakeups are broadcast and may be spurious), as with tsleep(9).
+
+    A sleeper with a ``td`` looks at its process's pending signals every 0.1 s, or less often
+    when thousands sleep (all of them together look at most CHECKS_PER_SECOND times a second).
+    Each uid may have :attr:`max_sleeping` sleepers at once (the mount's ``max_sleeping``):
+    past that, ``sleep(td)`` returns EAGAIN at once, and the first refusal is logged, so that
+    one user's sleeping requests can never use up the daemon's memory.
     """
 
     __slots__ = ("_event",)
 
-    SIGNAL_CHECK = 0.1  # seconds between looks at the sleeper's pending signals
+    SIGNAL_CHECK = 0.1  # seconds between looks at a sleeper's pending signals...
+    CHECKS_PER_SECOND = 2000  # ...stretched so that all sleepers together stay under this
+    max_sleeping = 4096  # per uid; the filesystem sets it from the config
+    sleepers = 0  # sleepers watching for signals, across all channels
+    _asleep: dict[int, int] = {}  # uid -> sleepers
+    _refused: set[int] = set()  # uids whose refusal was logged (again once below half)
 
     def __init__(self) -> None:
         self._event = trio.Event()
@@ -175,17 +196,41 @@ class WaitChannel:
     async def sleep(self, td: Td | None = None, timeout: float | None = None) -> int:
         event = self._event
         deadline = trio.current_time() + timeout if timeout is not None else float("inf")
-        while True:
-            step = deadline - trio.current_time()
+        if td is not None:
+            asleep = WaitChannel._asleep
+            n = asleep.get(td.uid, 0)
+            if n >= WaitChannel.max_sleeping:
+                if td.uid not in WaitChannel._refused:
+                    WaitChannel._refused.add(td.uid)
+                    logging.getLogger("iofs").warning(
+                        "uid %d has %d requests asleep in drivers (max_sleeping): further "
+                        "ones get EAGAIN", td.uid, n)
+                return errno.EAGAIN
+            asleep[td.uid] = n + 1
+            WaitChannel.sleepers += 1
+        try:
+            while True:
+                step = deadline - trio.current_time()
+                if td is not None:
+                    step = min(step, max(self.SIGNAL_CHECK,
+                                         WaitChannel.sleepers / self.CHECKS_PER_SECOND))
+                if step <= 0:
+                    return errno.EWOULDBLOCK
+                with trio.move_on_after(step):
+                    await event.wait()
+                    return 0
+                if td is not None and signal_pending(td.pid):
+                    return errno.EINTR
+        finally:
             if td is not None:
-                step = min(step, self.SIGNAL_CHECK)
-            if step <= 0:
-                return errno.EWOULDBLOCK
-            with trio.move_on_after(step):
-                await event.wait()
-                return 0
-            if td is not None and signal_pending(td.pid):
-                return errno.EINTR
+                WaitChannel.sleepers -= 1
+                n = WaitChannel._asleep[td.uid] - 1
+                if n:
+                    WaitChannel._asleep[td.uid] = n
+                else:
+                    del WaitChannel._asleep[td.uid]
+                if n <= WaitChannel.max_sleeping // 2:
+                    WaitChannel._refused.discard(td.uid)
 
     def wakeup(self) -> None:
         """Wake every sleeper (wakeup(9), not wakeup_one)."""

@@ -16,9 +16,9 @@ of FUSE round trip:
 * Every driver entry point is called through :mod:`iofs.guard`: whatever a driver raises or
   returns, the program gets an errno and the daemon keeps serving. The syscall layer's rules
   (FreeBSD dofileread/dofilewrite) are :func:`iofs.guard.outcome`.
-* Requests that may sleep in a driver (async d_read/d_write) never stall the others: pyfuse3
-  gets as many worker tasks as there are requests. What bounds them is :class:`SleepBudget`:
-  each uid may have ``max_sleeping`` requests asleep at once; the next fails with EAGAIN.
+* Requests that sleep in a driver never stall the others: pyfuse3 gets as many worker tasks as
+  there are requests. What bounds them is ``max_sleeping``: each uid may have that many
+  requests asleep in a WaitChannel at once; the next sleep gets EAGAIN (:class:`WaitChannel`).
 * Every request passes the fault and trace hook (:mod:`iofs.faults`) once: ``self.hook``.
 
 ``uio_td`` is the process that opened the file: pyfuse3 does not pass the caller of a
@@ -49,7 +49,10 @@ import pyfuse3
 
 from . import control, guard, xattr
 from .config import Tree
-from .driver import IO_APPEND, POLLERR, POLLSTANDARD, Device, Td, current_file, entry_point, ioflag_from_open_flags
+from .driver import (
+    IO_APPEND, POLLERR, POLLSTANDARD, Device, Td, WaitChannel, current_file, entry_point,
+    ioflag_from_open_flags,
+)
 from .drivers.regular import MemoryPool, RegularFile
 from .faults.hook import Hook, build_hook, control_files
 from .tree import Dir, File, Namespace, Node, Special, Symlink
@@ -62,7 +65,7 @@ POOLED_BUFFERS = 8      # reply buffers of sleeping reads kept for reuse
 BLOCK = 4096
 MAX_INODES = 1 << 20
 ATTR_TIMEOUT = 1.0
-MAX_WORKERS = 1 << 30   # pyfuse3's max_tasks: never the limit (SleepBudget is)
+MAX_WORKERS = 1 << 30   # pyfuse3's max_tasks: never the limit (max_sleeping is)
 
 
 _NOTHING = memoryview(b"")
@@ -100,40 +103,6 @@ class OpenFile:
         self.path = ""
         self.comm = ""
         self.direct = not dev.regular
-
-
-class SleepBudget:
-    """How many requests each uid may have asleep in drivers at once (``max_sleeping``).
-
-    A request that may sleep (an async d_read or d_write) holds one of its uid's places while
-    it is in the driver; when they are all held, the next such request fails with EAGAIN, and
-    the first refusal is logged (again only after the uid's count has fallen to half).
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.held: dict[int, int] = {}
-        self._warned: set[int] = set()
-
-    def take(self, uid: int) -> bool:
-        n = self.held.get(uid, 0)
-        if n >= self.limit:
-            if uid not in self._warned:
-                self._warned.add(uid)
-                log.warning("uid %d has %d requests asleep in drivers (max_sleeping): "
-                            "further ones fail with EAGAIN", uid, n)
-            return False
-        self.held[uid] = n + 1
-        return True
-
-    def give(self, uid: int) -> None:
-        n = self.held[uid] - 1
-        if n:
-            self.held[uid] = n
-        else:
-            del self.held[uid]
-        if uid in self._warned and n <= self.limit // 2:
-            self._warned.discard(uid)
 
 
 def _fail(code: int) -> pyfuse3.FUSEError:
@@ -175,7 +144,7 @@ class IofsOperations(pyfuse3.Operations):
         self.max_file_size = tree.max_file_size if tree.max_file_size is not None else OFF_MAX
         # pyfuse3 reads this at FUSE_INIT; direct_io device nodes never use the page cache
         self.enable_writeback_cache = tree.writeback_cache
-        self.sleepers = SleepBudget(tree.max_sleeping)
+        WaitChannel.max_sleeping = tree.max_sleeping
         self.devices: list[Device] = []
         self._open: dict[int, OpenFile] = {}
         self._dirs: dict[int, tuple[Dir, Td]] = {}  # open directories and who opened them
@@ -206,18 +175,23 @@ class IofsOperations(pyfuse3.Operations):
     # ---- helpers ----
 
     def _attr(self, node: Node, size: int | None = None) -> pyfuse3.EntryAttributes:
+        """The node's attributes. A device whose d_size is broken shows size 0, uncached, so
+        that stat asks again (getattr: EIO) while lookup, readdir and open still work."""
         a = pyfuse3.EntryAttributes()
         a.st_ino = node.ino
         a.generation = 0
         a.entry_timeout = ATTR_TIMEOUT
         a.attr_timeout = ATTR_TIMEOUT
+        if size is None:
+            size = guard.call_size(node.dev) if isinstance(node, File) else node.size
+            if size is None:
+                size = 0
+                a.attr_timeout = 0
         a.st_mode = node.mode
         a.st_nlink = node.nlink
         a.st_uid = node.uid
         a.st_gid = node.gid
         a.st_rdev = node.rdev if isinstance(node, Special) else 0
-        if size is None:
-            size = node.size
         a.st_size = size
         a.st_blksize = BLOCK
         if isinstance(node, File) and node.dev.regular:
@@ -314,9 +288,6 @@ class IofsOperations(pyfuse3.Operations):
 
     async def _read_sleeping(self, of: OpenFile, off: int, size: int) -> Any:
         """read for a driver that may sleep: its reply buffer and uio are its own."""
-        uid = of.td.uid
-        if not self.sleepers.take(uid):
-            raise _fail(errno.EAGAIN)
         bufs = self._bufs
         buf = bufs.pop() if bufs and len(bufs[-1]) >= size else _fresh_buffer(size)
         try:
@@ -334,7 +305,6 @@ class IofsOperations(pyfuse3.Operations):
             of.stats.bytes_read += moved
             return buf[:moved]
         finally:
-            self.sleepers.give(uid)
             if len(buf) == REPLY_BUFFER and len(bufs) < POOLED_BUFFERS:
                 bufs.append(buf)  # pyfuse3 replies before any other task can take it
 
@@ -383,19 +353,13 @@ class IofsOperations(pyfuse3.Operations):
         return moved
 
     async def _write_sleeping(self, of: OpenFile, off: int, data: Any, size: int) -> int:
-        uid = of.td.uid
-        if not self.sleepers.take(uid):
-            raise _fail(errno.EAGAIN)
+        uio = Uio.single(memoryview(data), size, UIO_WRITE, UIO_USERSPACE,
+                         0 if of.stream else off, of.td, of.limit, of.flags)
+        current_file.set(of)
         try:
-            uio = Uio.single(memoryview(data), size, UIO_WRITE, UIO_USERSPACE,
-                             0 if of.stream else off, of.td, of.limit, of.flags)
-            current_file.set(of)
-            try:
-                error = await of.d_write(of.dev, uio, of.ioflag)
-            except BaseException as exc:
-                error = guard.raised(of.dev, "d_write", exc)
-        finally:
-            self.sleepers.give(uid)
+            error = await of.d_write(of.dev, uio, of.ioflag)
+        except BaseException as exc:
+            error = guard.raised(of.dev, "d_write", exc)
         of.stats.writes += 1
         moved, error = guard.outcome(of.dev, "d_write", size, uio.uio_resid, error)
         if error:
@@ -718,4 +682,4 @@ def _fresh_buffer(size: int) -> memoryview:
     return memoryview(mmap.mmap(-1, max(size, REPLY_BUFFER)))
 
 
-__all__ = ["IofsOperations", "OpenFile", "SleepBudget"]
+__all__ = ["IofsOperations", "OpenFile"]

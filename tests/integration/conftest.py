@@ -121,6 +121,25 @@ def mount_iofs(tmp_path_factory):
             _teardown(m)
 
 
+OTHER_UID = 1000  # a user that is not root, for tests of what other users may do
+
+
+@pytest.fixture
+def public_dir() -> Iterator[Path]:
+    """An empty directory every user can reach (pytest's tmp_path is root's alone): the mount
+    point of tests that run programs as OTHER_UID."""
+    import shutil
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="iofs-public-", dir="/tmp"))
+    d.chmod(0o755)
+    try:
+        yield d
+    finally:
+        if mount_type(str(d)) is None:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 @pytest.fixture
 def mnt(mount_iofs) -> Mounted:
     """The default tree."""

@@ -317,15 +317,39 @@ def test_splice_and_sendfile_need_o_direct(m, node):
 
 
 def test_splice_from_pipe0_with_o_direct_moves_the_data_waiting(m):
+    """Each splice of an O_DIRECT pipe0 is a read of the driver: FIFO order, nothing cached."""
     r, w = os.pipe()
-    plain = os.open(m / "pipe0", os.O_RDONLY)
     direct = os.open(m / "pipe0", os.O_RDONLY | os.O_DIRECT)
     writer = os.open(m / "pipe0", os.O_WRONLY)
     try:
         os.write(writer, b"waiting in pipe0")
-        assert os.splice(plain, w, 100) == 0  # without O_DIRECT: end of file, data untouched
-        assert os.splice(direct, w, 100) == 16
-        assert os.read(r, 100) == b"waiting in pipe0"
+        assert os.splice(direct, w, 7) == 7
+        assert os.read(r, 100) == b"waiting"
+        os.write(writer, b", then more")
+        assert os.splice(direct, w, 100) == 20
+        assert os.read(r, 100) == b" in pipe0, then more"
     finally:
-        for fd in (writer, plain, direct, r, w):
+        for fd in (writer, direct, r, w):
             os.close(fd)
+
+
+def test_what_pyfuse3_cannot_do_is_a_clear_errno(m):
+    """The README's list of what is not supported: fallocate(2) and O_TMPFILE (pyfuse3 has no
+    handler for them) fail with EOPNOTSUPP (posix_fallocate works: glibc writes zeros); a zero-length write never reaches a driver, so
+    /full cannot refuse it."""
+    fd = os.open(m / "tmp" / "falloc", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        r = _libc.fallocate(fd, 0, ctypes.c_long(0), ctypes.c_long(4096))
+        assert (r, ctypes.get_errno()) == (-1, errno.EOPNOTSUPP)
+        os.posix_fallocate(fd, 0, 4096)  # glibc falls back to writing zeros: that works
+        assert os.fstat(fd).st_size == 4096
+    finally:
+        os.close(fd)
+        os.unlink(m / "tmp" / "falloc")
+    assert _errno(os.open, m / "tmp", os.O_TMPFILE | os.O_RDWR, 0o600) == errno.EOPNOTSUPP
+    fd = os.open(m / "full", os.O_WRONLY)
+    try:
+        assert os.write(fd, b"") == 0
+        assert _errno(os.write, fd, b"x") == errno.ENOSPC
+    finally:
+        os.close(fd)

@@ -457,6 +457,78 @@ def cmd_umount(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- fault rules and the trace of a running mount -----------------------------------------------
+
+def _iofs_mount(mountpoint: str) -> str:
+    mountpoint = os.path.abspath(mountpoint)
+    kind = mount_type(mountpoint)
+    if kind != "fuse.iofs":
+        raise CliError(f"{mountpoint} is not an iofs mount" + (f" ({kind})" if kind else ""))
+    return mountpoint
+
+
+def _client_call(fn: Callable, *args, **kw):
+    from .client import ControlError
+
+    try:
+        return fn(*args, **kw)
+    except ControlError as exc:
+        raise CliError(str(exc), EXIT_USAGE if exc.usage else EXIT_FAIL) from None
+
+
+def cmd_fault(args: argparse.Namespace) -> int:
+    from . import client
+
+    mountpoint = _iofs_mount(args.mountpoint)
+    if args.action == "add":
+        # one argument is the whole line; several are its tokens (quoted again for the parser)
+        import shlex
+
+        line = args.rule[0] if len(args.rule) == 1 else shlex.join(args.rule)
+        print(_client_call(client.add_rule, mountpoint, line, args.control))
+    elif args.action == "list":
+        sys.stdout.write(_client_call(client.list_rules, mountpoint, args.control))
+    else:
+        _client_call(client.clear_rules, mountpoint, args.id, args.control)
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    import json
+
+    from . import client
+    from .faults.rules import OPS, glob_regex
+    from .faults.trace import human_line
+
+    path_re = glob_regex(args.path) if args.path else None
+    ops = None
+    if args.op:
+        ops = {o.strip() for o in args.op.split(",") if o.strip()}
+        bad = sorted(ops - set(OPS))
+        if bad:
+            raise CliError(f"unknown op {bad[0]!r} (ops: {', '.join(OPS)})", EXIT_USAGE)
+    mountpoint = _iofs_mount(args.mountpoint)
+    if args.detail:
+        _client_call(client.set_detail, mountpoint, True, args.control)
+    reader = _client_call(client.TraceReader, mountpoint, args.follow, args.control)
+    try:
+        for line in reader.lines():
+            event = json.loads(line)
+            if "lost" not in event:
+                if ops is not None and event["op"] not in ops:
+                    continue
+                if path_re is not None and not path_re.match(event["path"]):
+                    continue
+            print(line.decode() if args.json else human_line(event), flush=args.follow)
+    except BrokenPipeError:  # `iofs trace MNT | head`
+        sys.stdout = None  # type: ignore[assignment]  # nothing more can be written
+    finally:
+        reader.close()
+        if args.detail:
+            _client_call(client.set_detail, mountpoint, False, args.control)
+    return 0
+
+
 # ---- drivers -----------------------------------------------------------------------------------
 
 def cmd_drivers(args: argparse.Namespace) -> int:
@@ -471,9 +543,16 @@ def cmd_drivers(args: argparse.Namespace) -> int:
 
 # ---- entry -------------------------------------------------------------------------------------
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake said in one line (exit status 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"iofs: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="iofs", description="A FUSE filesystem in which every file is a device driver.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = _Parser(prog="iofs", description="A FUSE filesystem in which every file is a device driver.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     m = sub.add_parser("mount", help="mount a device tree (the default tree, or --config FILE)")
     m.add_argument("mountpoint")
     m.add_argument("--config", metavar="FILE", help="TOML device tree (default: the built-in tree)")
@@ -488,6 +567,28 @@ def build_parser() -> argparse.ArgumentParser:
     u.set_defaults(func=cmd_umount)
     d = sub.add_parser("drivers", help="list the available drivers")
     d.set_defaults(func=cmd_drivers)
+    f = sub.add_parser("fault", help="add, list or clear the fault rules of a running mount")
+    f.add_argument("mountpoint")
+    f.add_argument("--control", default=".iofs", metavar="NAME",
+                   help="the mount's control directory, if [options] control renamed it")
+    fa = f.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    add = fa.add_parser("add", help="add a rule (key=value tokens); prints its id")
+    add.add_argument("rule", nargs="+", metavar="KEY=VALUE")
+    fa.add_parser("list", help="the active rules: id, hits, the rule as parsed")
+    clear = fa.add_parser("clear", help="remove rule ID, or all rules")
+    clear.add_argument("id", nargs="?", type=int)
+    f.set_defaults(func=cmd_fault)
+    t = sub.add_parser("trace", help="the requests a running mount served (the trace ring)")
+    t.add_argument("mountpoint")
+    t.add_argument("--follow", "-f", action="store_true", help="go on printing new requests")
+    t.add_argument("--json", action="store_true", help="JSON lines, as the trace file has them")
+    t.add_argument("--path", metavar="GLOB", help="only requests on paths matching GLOB")
+    t.add_argument("--op", metavar="LIST", help="only these ops (comma list)")
+    t.add_argument("--detail", action="store_true",
+                   help="uio detail of reads and writes while this runs")
+    t.add_argument("--control", default=".iofs", metavar="NAME",
+                   help="the mount's control directory, if [options] control renamed it")
+    t.set_defaults(func=cmd_trace)
     return p
 
 

@@ -145,6 +145,7 @@ class IofsOperations(pyfuse3.Operations):
         # pyfuse3 reads this at FUSE_INIT; direct_io device nodes never use the page cache
         self.enable_writeback_cache = tree.writeback_cache
         WaitChannel.max_sleeping = tree.max_sleeping
+        self.xattrs = tree.xattr
         self.devices: list[Device] = []
         self._open: dict[int, OpenFile] = {}
         self._dirs: dict[int, tuple[Dir, Td]] = {}  # open directories and who opened them
@@ -530,28 +531,35 @@ class IofsOperations(pyfuse3.Operations):
 
     # ---- extended attributes ----
 
+    def _xattr_node(self, inode: int) -> Node:
+        if not self.xattrs:
+            # the kernel then stops asking (for every name), and stops asking for
+            # security.capability before each write(2) to a regular file
+            raise _fail(errno.ENOSYS)
+        return self._get(inode)
+
     @_survives
     async def setxattr(self, inode: int, name: bytes, value: bytes, ctx: Any) -> None:
-        node = self._get(inode)
+        node = self._xattr_node(inode)
         async with self.hook.request("setxattr", node, None, self._td(ctx)):
             xattr.set(node, name, value, self.pool)
             node.touch(mtime=False)
 
     @_survives
     async def getxattr(self, inode: int, name: bytes, ctx: Any) -> bytes:
-        node = self._get(inode)
+        node = self._xattr_node(inode)
         async with self.hook.request("getxattr", node, None, self._td(ctx)):
             return xattr.get(node, name)
 
     @_survives
     async def listxattr(self, inode: int, ctx: Any) -> list[bytes]:
-        node = self._get(inode)
+        node = self._xattr_node(inode)
         async with self.hook.request("listxattr", node, None, self._td(ctx)):
             return xattr.names(node)
 
     @_survives
     async def removexattr(self, inode: int, name: bytes, ctx: Any) -> None:
-        node = self._get(inode)
+        node = self._xattr_node(inode)
         async with self.hook.request("removexattr", node, None, self._td(ctx)):
             xattr.remove(node, name, self.pool)
             node.touch(mtime=False)

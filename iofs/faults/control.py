@@ -163,10 +163,9 @@ class TraceFile(Driver):
                 return error
         # whole lines while they fit; a line longer than the request goes in pieces
         data = state.pending
-        n = uio.uio_resid
-        if len(data) > n:
-            cut = data.rfind(b"\n", 0, n) + 1
-            n = cut or n
+        n = min(len(data), uio.uio_resid)
+        if n < len(data):
+            n = data.rfind(b"\n", 0, n) + 1 or n
         error = uiomove(data, n, uio)
         state.pending = data[n:]
         return error

@@ -130,7 +130,10 @@ def human_line(d: dict[str, Any]) -> str:
     t = d["t"]
     stamp = time.strftime("%H:%M:%S", time.localtime(t // 1_000_000_000)) + f".{t % 1_000_000_000 // 1000:06d}"
     where = "" if d.get("offset") is None else f" {d['offset']}+{d['size']}"
-    result = errno.errorcode.get(d["errno"], str(d["errno"])) if d["errno"] else f"moved={d['moved']}"
+    if d["errno"]:
+        result = errno.errorcode.get(d["errno"], str(d["errno"]))
+    else:
+        result = "ok" if d.get("offset") is None else f"moved={d['moved']}"
     rule = f" rule={d['rule']}" if d.get("rule") is not None else ""
     line = (f"{stamp} {d['comm']}[{d['pid']}] {d['op']} {d['path'] or '/'}{where} {result} "
             f"{d['us']}us{rule}")

@@ -27,7 +27,8 @@ default 4096), ``trace`` (record every request in the trace ring, default true),
 writes in the trace, default false), ``control`` (the name of the control directory,
 default ".iofs"; false: none) and ``xattr`` (extended attributes, default true; false makes
 small writes to regular files faster: the kernel then stops asking for security.capability
-before every write(2)).
+before every write(2)) and ``durability`` (keep every regular file's state as of its last
+fsync, for ``iofs crash``; default false).
 
 Any mistake raises :class:`ConfigError` whose message is one line naming the file and the entry.
 """
@@ -125,6 +126,7 @@ class Tree:
     trace_detail: bool = False
     control: str | None = CONTROL_NAME
     xattr: bool = True
+    durability: bool = False
 
 
 def _mode(value: Any, where: str) -> int:
@@ -250,7 +252,7 @@ def parse(text: str, source: str = "<config>") -> Tree:
             tree.max_memory = _size(value, key, f"{source}: [options]")
         elif key == "max_file_size":
             tree.max_file_size = _size(value, key, f"{source}: [options]")
-        elif key in ("writeback_cache", "trace", "trace_detail", "xattr"):
+        elif key in ("writeback_cache", "trace", "trace_detail", "xattr", "durability"):
             setattr(tree, key, _bool(value, key, f"{source}: [options]"))
         elif key == "max_sleeping":
             tree.max_sleeping = _count(value, key, f"{source}: [options]", 1, 1 << 20)
@@ -316,7 +318,7 @@ def parse(text: str, source: str = "<config>") -> Tree:
 
 
 OPTIONS = ("max_memory", "max_file_size", "writeback_cache", "max_sleeping", "trace",
-           "trace_events", "trace_detail", "control", "xattr")
+           "trace_events", "trace_detail", "control", "xattr", "durability")
 
 
 def _parents(path: str) -> list[str]:

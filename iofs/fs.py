@@ -46,14 +46,16 @@ import time
 from typing import Any, Awaitable, Callable
 
 import pyfuse3
+import trio
 
-from . import control, guard, xattr
+from . import control, durability, guard, xattr
 from .config import Tree
 from .driver import (
     IO_APPEND, POLLERR, POLLSTANDARD, Device, Td, WaitChannel, current_file, entry_point,
     ioflag_from_open_flags,
 )
 from .drivers.regular import MemoryPool, RegularFile
+from .durability import Durability
 from .faults.hook import Hook, build_hook, control_files
 from .tree import Dir, File, Namespace, Node, Special, Symlink
 from .uio import OFF_MAX, UIO_READ, UIO_USERSPACE, UIO_WRITE, Uio
@@ -161,8 +163,12 @@ class IofsOperations(pyfuse3.Operations):
             self._add_device(spec.path, spec.driver, mode=spec.mode, uid=spec.uid, gid=spec.gid,
                              limit=spec.limit)
         self.hook = build_hook(self, tree)
+        self.durability = Durability() if tree.durability else None
         if tree.control:
-            self.hook.quiet = control.build(self.ns, tree.control, control_files(self.hook))
+            files = control_files(self.hook)
+            if self.durability is not None:
+                files += durability.control_files(self.durability, self.ns, self._invalidate)
+            self.hook.quiet = control.build(self.ns, tree.control, files)
             self.hook.quiet_name = tree.control.encode()
 
     def _add_device(self, path: str, driver: Any, **node: Any) -> File:
@@ -216,8 +222,22 @@ class IofsOperations(pyfuse3.Operations):
             node.dev.driver.release_storage()
 
     def _new_regular(self, mode: int, uid: int, gid: int) -> Device:
-        return Device("", RegularFile(self.pool), mode=mode & 0o7777, uid=uid, gid=gid,
+        journal = self.durability.journal() if self.durability is not None else None
+        return Device("", RegularFile(self.pool, journal), mode=mode & 0o7777, uid=uid, gid=gid,
                       limit=self.max_file_size, regular=True)
+
+    async def _invalidate(self, inodes: list[int]) -> None:
+        """Drop the kernel's cached data and attributes of ``inodes``. In a thread: with
+        writeback_cache the kernel first writes dirty pages back, which this loop must serve."""
+
+        def drop() -> None:
+            for ino in inodes:
+                try:
+                    pyfuse3.invalidate_inode(ino)
+                except OSError:
+                    pass  # the kernel does not know it (never looked up, or forgotten)
+
+        await trio.to_thread.run_sync(drop)
 
     def _fh(self) -> int:
         fh = self._next_fh

@@ -9,11 +9,15 @@ Every regular file of a mount draws on one :class:`MemoryPool`: a write that nee
 the cap moves what fits (a short write) or fails with ENOSPC, and so does a MemoryError. A
 write or truncate past the maximum file size (uio_limit) fails with EFBIG. IO_APPEND writes go to
 the end of the file whatever offset they carry.
+
+With durability on (``journal``), every change first tells the file's journal, which keeps what
+the file held at its last fsync (:mod:`iofs.durability`); fsync makes the file durable.
 """
 
 from __future__ import annotations
 
 import errno
+from typing import Any
 
 from ..driver import IO_APPEND, Driver
 from ..uio import uio_trim_to_limit, uiomove
@@ -37,10 +41,11 @@ class MemoryPool:
 class RegularFile(Driver):
     description = "memory-backed regular file (made by create/mknod; not for device nodes)"
 
-    def __init__(self, pool: MemoryPool) -> None:
+    def __init__(self, pool: MemoryPool, journal: Any = None) -> None:
         self.pool = pool
         self.chunks: dict[int, bytearray] = {}
         self.size = 0
+        self.journal = journal  # iofs.durability.Journal with durability on, else None
 
     def d_size(self, dev):
         return self.size
@@ -75,6 +80,12 @@ class RegularFile(Driver):
         error, excess = uio_trim_to_limit(uio)
         if error:
             return error
+        journal = self.journal
+        if journal is not None:
+            if journal.room.dropping:  # a crash is under way: this write is lost with it
+                uio.uio_resid = excess
+                return 0
+            journal.before_write(self, uio.uio_offset, uio.uio_resid)
         start = uio.uio_resid
         while uio.uio_resid > 0 and not error:
             off = uio.uio_offset
@@ -114,6 +125,13 @@ class RegularFile(Driver):
             return errno.EINVAL
         if dev is not None and dev.limit is not None and size > dev.limit:
             return errno.EFBIG
+        if self.journal is not None:
+            self.journal.before_truncate(self, size)
+        self.set_size(size)
+        return 0
+
+    def set_size(self, size: int) -> None:
+        """Cut or extend the file to ``size`` (a hole), giving memory past it back."""
         if size < self.size:
             last, keep = divmod(size, CHUNK)
             for ci in [c for c in self.chunks if c > last or (c == last and keep == 0)]:
@@ -123,8 +141,44 @@ class RegularFile(Driver):
                 self.pool.used -= len(chunk) - keep
                 del chunk[keep:]
         self.size = size
+
+    def d_fsync(self, dev, datasync):
+        if self.journal is not None:
+            self.journal.commit(self)
         return 0
+
+    def read_range(self, off: int, n: int) -> bytes:
+        """The file's bytes [off, off+n), holes and what lies past the end as zeros."""
+        out = bytearray(n)
+        pos = off
+        while pos < off + n:
+            ci, co = divmod(pos, CHUNK)
+            take = min(off + n - pos, CHUNK - co)
+            chunk = self.chunks.get(ci)
+            if chunk is not None and co < len(chunk):
+                got = chunk[co:co + take]
+                out[pos - off:pos - off + len(got)] = got
+            pos += take
+        return bytes(out)
+
+    def write_range(self, off: int, data: bytes) -> None:
+        """Put ``data`` at ``off`` whatever the pool says (a crash restoring what was there),
+        extending the size if it ends beyond it."""
+        pos = 0
+        while pos < len(data):
+            ci, co = divmod(off + pos, CHUNK)
+            take = min(len(data) - pos, CHUNK - co)
+            chunk = self.chunks.get(ci)
+            if chunk is None:
+                chunk = self.chunks[ci] = bytearray()
+            if len(chunk) < co + take:
+                self.pool.used += co + take - len(chunk)
+                chunk.extend(bytes(co + take - len(chunk)))
+            chunk[co:co + take] = data[pos:pos + take]
+            pos += take
+        self.size = max(self.size, off + len(data))
 
     def release_storage(self) -> None:
         """Give every byte back to the pool (the file is gone)."""
-        self.d_truncate(None, 0)
+        self.set_size(0)
+        self.journal = None

@@ -1,0 +1,249 @@
+"""Crash simulation: what a power cut does to regular files whose writes were never fsynced.
+
+With ``[options] durability = true`` every regular file keeps a :class:`Journal` of its
+*durable state*: its data and size as of its last fsync/fdatasync. A journal holds only what
+changed since: the size then, and the old content of each 4 KiB block below that size that a
+write or truncate has changed since (blocks beyond it need nothing kept: a crash cuts them
+off). Appending costs nothing; rewriting a block costs one 4 KiB copy the first time; the
+extra memory is at most the blocks replaced.
+
+:meth:`Durability.crash` puts every regular file back to its durable state at once (the
+namespace is durable at once, as LazyFS has it: a file created and never fsynced keeps its
+name and loses its data). With a ``seed`` the crash is *torn*: each unsynced 4 KiB block
+survives or not, as drawn from the seed (the same seed, the same survivors). The kernel's page
+cache is dropped around it, and writes that arrive meanwhile (dirty pages the kernel writes
+back because of the invalidation, with ``writeback_cache``) are dropped: they were never
+durable, and a power cut loses them.
+
+``sync(1)`` and ``syncfs(2)`` make nothing durable: pyfuse3 has no SYNCFS handler, so the
+kernel only writes dirty pages back (as FUSE writes) and never sends an fsync.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import random
+from typing import Any, Awaitable, Callable, Iterator
+
+from .driver import Driver, devfs_get_cdevpriv, devfs_set_cdevpriv
+from .uio import uiomove, uiomove_frombuf
+
+log = logging.getLogger("iofs")
+
+BLOCK = 4096
+
+
+class Journal:
+    """The durable state of one regular file: ``durable_size`` and ``saved`` (block number ->
+    its content at the last fsync, for blocks below that size changed since)."""
+
+    __slots__ = ("room", "durable_size", "saved")
+
+    def __init__(self, room: Durability) -> None:
+        self.room = room
+        self.durable_size = 0
+        self.saved: dict[int, bytes] = {}
+
+    def before_write(self, f: Any, off: int, n: int) -> None:
+        """Bytes [off, off+n) are about to change: keep the durable content of their blocks."""
+        end = min(off + n, self.durable_size)
+        if off >= end:
+            return  # all beyond the durable size (appending): nothing to keep
+        self._keep(f, off // BLOCK, (end - 1) // BLOCK)
+
+    def before_truncate(self, f: Any, size: int) -> None:
+        """The file is about to be cut to ``size``: keep the durable content being cut."""
+        end = min(f.size, self.durable_size)
+        if size < end:
+            self._keep(f, size // BLOCK, (end - 1) // BLOCK)
+
+    def _keep(self, f: Any, first: int, last: int) -> None:
+        saved, durable = self.saved, self.durable_size
+        for b in range(first, last + 1):
+            if b not in saved:
+                start = b * BLOCK
+                saved[b] = f.read_range(start, min(BLOCK, durable - start))
+
+    def commit(self, f: Any) -> None:
+        """fsync/fdatasync: what the file holds now is durable."""
+        self.durable_size = f.size
+        self.saved = {}
+
+    def unsynced_blocks(self, f: Any) -> list[int]:
+        """The blocks whose content may differ from the durable state, in order."""
+        beyond = range(self.durable_size // BLOCK, (f.size + BLOCK - 1) // BLOCK) \
+            if f.size > self.durable_size else range(0)
+        return sorted(set(self.saved) | set(beyond))
+
+    def unsynced_bytes(self, f: Any) -> int:
+        """Bytes a crash would change: of the changed blocks below the durable size, what the
+        file still holds; then what lies beyond the durable size, or what a truncation cut."""
+        size = f.size
+        changed = sum(min(len(v), max(0, size - b * BLOCK)) for b, v in self.saved.items())
+        return changed + abs(size - self.durable_size)
+
+    def revert(self, f: Any, survives: Callable[[int], bool] | None = None) -> bool:
+        """Put the file back to its durable state (blocks for which ``survives`` says True keep
+        what they hold now); whether anything changed. The result is the new durable state."""
+        blocks = self.unsynced_blocks(f)
+        if not blocks and f.size == self.durable_size:
+            return False
+        durable = self.durable_size
+        new_size = durable
+        for b in blocks:
+            start = b * BLOCK
+            if survives is not None and survives(b):
+                if start + BLOCK > durable:
+                    new_size = max(new_size, min(f.size, start + BLOCK))
+                continue
+            old = self.saved.get(b)
+            if old is not None:
+                f.write_range(start, old)
+            if start + BLOCK > durable and start + BLOCK <= f.size:  # its new part: a hole
+                lo = max(start, durable)
+                f.write_range(lo, bytes(start + BLOCK - lo))
+        f.set_size(new_size)
+        self.durable_size = f.size
+        self.saved = {}
+        return True
+
+
+class Durability:
+    """The crash room of a mount: journals for its regular files, and the crash itself."""
+
+    def __init__(self) -> None:
+        self.dropping = False  # a crash is under way: writes now are lost with it
+
+    def journal(self) -> Journal:
+        return Journal(self)
+
+    @staticmethod
+    def files(ns: Any) -> Iterator[tuple[Any, Any]]:
+        """(node, driver) of every regular file with a journal, in inode order."""
+        for ino in sorted(ns.inodes):
+            node = ns.inodes[ino]
+            dev = getattr(node, "dev", None)
+            if dev is not None and dev.regular and getattr(dev.driver, "journal", None) is not None:
+                yield node, dev.driver
+
+    def unsynced(self, ns: Any) -> list[tuple[str, int]]:
+        """(path, unsynced bytes) of every file a crash would change."""
+        out = []
+        for node, f in self.files(ns):
+            n = f.journal.unsynced_bytes(f)
+            if n or f.size != f.journal.durable_size:
+                out.append((ns.path(node), n))
+        return out
+
+    async def crash(self, ns: Any, invalidate: Callable[[list[int]], Awaitable[None]],
+                    seed: int | None = None) -> list[str]:
+        """Every regular file back to its durable state (torn by ``seed``); the paths changed.
+
+        The kernel's cache of every regular file is dropped first (dirty pages it writes back
+        then are dropped too), the files are reverted, and the cache is dropped again.
+        """
+        self.dropping = True
+        try:
+            await invalidate([node.ino for node, _ in self.files(ns)])
+            rng = random.Random(seed) if seed is not None else None
+            changed = []
+            for node, f in self.files(ns):
+                survives = None
+                if rng is not None:
+                    draws = {b: rng.random() < 0.5 for b in f.journal.unsynced_blocks(f)}
+                    survives = draws.__getitem__
+                if f.journal.revert(f, survives):
+                    node.touch()
+                    changed.append(node)
+            await invalidate([node.ino for node in changed])
+            return [ns.path(node) for node in changed]
+        finally:
+            self.dropping = False
+
+
+
+
+# ---- the control files: crash and unsynced ------------------------------------------------------
+
+def control_files(room: Durability, ns: Any, invalidate: Callable[[list[int]], Awaitable[None]]) -> list:
+    """``crash`` (write ``crash``, or ``torn SEED``) and ``unsynced`` (read: ``BYTES PATH`` per
+    file with unsynced bytes) in the control directory."""
+    from .control import ControlFile
+
+    return [ControlFile("crash", CrashFile(room, ns, invalidate), 0o600),
+            ControlFile("unsynced", UnsyncedFile(room, ns), 0o400)]
+
+
+
+
+class CrashFile(Driver):
+    """Writing ``crash`` reverts every regular file to its durable state; ``torn SEED`` lets a
+    seeded half of the unsynced blocks survive. A read on the same open then tells which files
+    changed (one path per line)."""
+
+    description = "control: simulate a crash (write crash, or torn SEED)"
+    stream = True
+
+    def __init__(self, room: Durability, ns: Any, invalidate: Callable[[list[int]], Awaitable[None]]) -> None:
+        self.room, self.ns, self.invalidate = room, ns, invalidate
+
+    def d_open(self, dev, oflags, td):
+        return devfs_set_cdevpriv([b"", 0])  # this open's reply, and how much of it was read
+
+    async def d_write(self, dev, uio, ioflag):
+        n = uio.uio_resid
+        if n > 4096:
+            return errno.EINVAL
+        buf = bytearray(n)
+        error = uiomove(buf, n, uio)
+        if error:
+            return error
+        words = buf.decode(errors="replace").split()
+        if words == ["crash"]:
+            seed = None
+        elif len(words) == 2 and words[0] == "torn" and words[1].isdigit():
+            seed = int(words[1])
+        else:
+            log.warning("%s: write 'crash' or 'torn SEED', not %r: EINVAL", dev.name, buf[:80])
+            return errno.EINVAL
+        changed = await self.room.crash(self.ns, self.invalidate, seed)
+        log.info("crash%s: %d files reverted to their durable state",
+                 "" if seed is None else f" (torn, seed {seed})", len(changed))
+        error, state = devfs_get_cdevpriv()
+        if not error:
+            state[0], state[1] = "".join(f"{p}\n" for p in changed).encode(), 0
+        return 0
+
+    def d_read(self, dev, uio, ioflag):
+        error, state = devfs_get_cdevpriv()
+        if error:
+            return 0
+        data, pos = state
+        before = uio.uio_resid
+        error = uiomove(data[pos:], min(len(data) - pos, before), uio) if pos < len(data) else 0
+        state[1] += before - uio.uio_resid
+        return error
+
+
+class UnsyncedFile(Driver):
+    """Each open reads a snapshot: ``BYTES PATH`` for every file with unsynced bytes."""
+
+    description = "control: files with unsynced bytes"
+
+    def __init__(self, room: Durability, ns: Any) -> None:
+        self.room, self.ns = room, ns
+
+    def d_open(self, dev, oflags, td):
+        text = "".join(f"{n} {p}\n" for p, n in self.room.unsynced(self.ns))
+        return devfs_set_cdevpriv(text.encode())
+
+    def d_read(self, dev, uio, ioflag):
+        error, text = devfs_get_cdevpriv()
+        return 0 if error else uiomove_frombuf(text, len(text), uio)
+
+    def d_write(self, dev, uio, ioflag):
+        return errno.EACCES
+
+
+__all__ = ["Durability", "Journal", "BLOCK", "control_files", "CrashFile", "UnsyncedFile"]

@@ -529,6 +529,30 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_crash(args: argparse.Namespace) -> int:
+    from . import client
+
+    if args.seed is not None and not args.torn:
+        raise CliError("--seed goes with --torn", EXIT_USAGE)
+    seed = None
+    if args.torn:
+        seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
+        print(f"torn crash, seed {seed}", file=sys.stderr)
+    mountpoint = _iofs_mount(args.mountpoint)
+    for path in _client_call(client.crash, mountpoint, seed, args.control):
+        print(path)
+    return 0
+
+
+def cmd_unsynced(args: argparse.Namespace) -> int:
+    from . import client
+
+    mountpoint = _iofs_mount(args.mountpoint)
+    for n, path in _client_call(client.unsynced, mountpoint, args.control):
+        print(f"{n}\t{path}")
+    return 0
+
+
 # ---- drivers -----------------------------------------------------------------------------------
 
 def cmd_drivers(args: argparse.Namespace) -> int:
@@ -589,6 +613,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--control", default=".iofs", metavar="NAME",
                    help="the mount's control directory, if [options] control renamed it")
     t.set_defaults(func=cmd_trace)
+    c = sub.add_parser("crash", help="lose what was never fsynced (needs durability = true)")
+    c.add_argument("mountpoint")
+    c.add_argument("--torn", action="store_true", help="a seeded half of the unsynced 4 KiB blocks survives")
+    c.add_argument("--seed", type=int, help="the seed of --torn (default: chosen, and printed)")
+    c.add_argument("--control", default=".iofs", metavar="NAME", help=argparse.SUPPRESS)
+    c.set_defaults(func=cmd_crash)
+    us = sub.add_parser("unsynced", help="the files with unsynced bytes, and how many")
+    us.add_argument("mountpoint")
+    us.add_argument("--control", default=".iofs", metavar="NAME", help=argparse.SUPPRESS)
+    us.set_defaults(func=cmd_unsynced)
     return p
 
 

@@ -149,6 +149,28 @@ class TraceReader:
             yield json.loads(line)
 
 
+def crash(mountpoint: str | os.PathLike, seed: int | None = None,
+          control: str = DEFAULT_NAME) -> list[str]:
+    """Revert every regular file to its durable state (torn by ``seed``); the paths changed."""
+    path = control_dir(mountpoint, control) / "crash"
+    if not path.exists():
+        raise ControlError(f"{mountpoint} was not mounted with [options] durability = true")
+    reply = _transact(path, "crash\n" if seed is None else f"torn {seed}\n")
+    return reply.splitlines()
+
+
+def unsynced(mountpoint: str | os.PathLike, control: str = DEFAULT_NAME) -> list[tuple[int, str]]:
+    """(unsynced bytes, path) of every regular file a crash would change."""
+    path = control_dir(mountpoint, control) / "unsynced"
+    if not path.exists():
+        raise ControlError(f"{mountpoint} was not mounted with [options] durability = true")
+    out = []
+    for line in path.read_text().splitlines():
+        n, _, p = line.partition(" ")
+        out.append((int(n), p))
+    return out
+
+
 def read_trace(mountpoint: str | os.PathLike, control: str = DEFAULT_NAME) -> list[dict[str, Any]]:
     """Every event the trace ring holds now."""
     with TraceReader(mountpoint, control=control) as reader:
@@ -156,4 +178,4 @@ def read_trace(mountpoint: str | os.PathLike, control: str = DEFAULT_NAME) -> li
 
 
 __all__ = ["ControlError", "control_dir", "add_rule", "list_rules", "clear_rules", "set_detail",
-           "TraceReader", "read_trace"]
+           "TraceReader", "read_trace", "crash", "unsynced"]

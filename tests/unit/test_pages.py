@@ -178,6 +178,18 @@ def test_npages_of_nothing_is_0():
     assert iov_iter_npages(iov_iter_discard(READ, 5 * P), 10) == 0
     assert iov_iter_npages(iov_iter_init(READ, [bytearray(10)], count=0), 10) == 0
     assert iov_iter_npages(iov_iter_init(READ, []), 10) == 0
+    # 0 before maxpages is even looked at (lib/iov_iter.c: if (!size) return 0)
+    assert iov_iter_npages(iov_iter_discard(READ, 5 * P), -1) == 0
+    assert iov_iter_npages(iov_iter_init(READ, [bytearray(10)], count=0), -1) == 0
+
+
+def test_npages_of_a_bio_vec_is_one_whatever_its_address():
+    """lib/iov_iter.c counts npages++ per bio_vec; a page given as a view starting mid-buffer
+    would span two pages of the buffer by address."""
+    page = memoryview(bytearray(2 * P))[P - 100:]
+    i = iov_iter_bvec(WRITE, [BioVec(page, 0, 200)])
+    assert iov_iter_npages(i, 10) == 1
+    assert iov_iter_npages(iov_iter_kvec(WRITE, [page[:200]]), 10) == 2  # by address: two
 
 
 def test_npages_stops_at_maxpages_without_looking_further():
@@ -254,6 +266,20 @@ def test_get_pages_limited_by_maxsize(three_pages):
     assert (res, start, frames(pages)) == (P - 99, 100, [(0, P), (P, P)])
 
 
+def test_get_pages_of_one_byte(three_pages):
+    _, i = three_pages
+    res, pages, start = iov_iter_get_pages(i, 1, 16)
+    assert (res, start, frames(pages)) == (1, 100, [(0, P)])
+
+
+def test_get_pages_of_a_prefix_iovec_stops_at_its_length():
+    buf = bytearray(3 * P)
+    i = iov_iter_init(READ, [IoVec(buf, P + 10)])
+    iov_iter_advance(i, 10)
+    res, pages, start = iov_iter_get_pages_alloc(i, 1 << 30)
+    assert (res, start, frames(pages)) == (P, 10, [(0, P), (P, P)])
+
+
 def test_get_pages_limited_by_count():
     buf = bytearray(2 * P)
     i = iov_iter_init(WRITE, [buf], count=P + 1)
@@ -285,6 +311,11 @@ def test_get_pages_skips_empty_segments_at_the_head():
     res, pages, start = iov_iter_get_pages(i, 1 << 30, 4)
     assert (res, start, frames(pages)) == (10, 10, [(0, P)])
     assert pages[0].obj is buf
+    target, other = bytearray(P), bytearray(5)
+    i = iov_iter_init(WRITE, [b"", IoVec(memoryview(target)[30:40]), other])
+    res, pages, start = iov_iter_get_pages(i, 1 << 30, 4)
+    assert (res, start, frames(pages)) == (10, 30, [(0, P)])
+    assert pages[0].obj is target
 
 
 def test_get_pages_with_nothing_left():
@@ -350,8 +381,9 @@ def test_fault_in_readable_of_released_user_memory_is_efault():
 def test_fault_in_readable_of_zero_bytes_touches_nothing():
     """fault_in_pages_readable(uaddr, 0) returns 0 at once; so does an exhausted segment."""
     assert iov_iter_fault_in_readable(iov_iter_init(WRITE, [released(4)]), 0) == 0
-    i = iov_iter_ubuf(WRITE, b"ab")
-    iov_iter_advance(i, 2)  # UBUF stays on its buffer, at its end
+    i = released_ubuf(WRITE, 2)
+    iov_iter_advance(i, 2)  # UBUF stays on its buffer, at its end: nothing left to read there
+    assert i.nr_segs == 1 and i.iov_offset == 2
     assert iov_iter_fault_in_readable(i, 4) == 0
 
 

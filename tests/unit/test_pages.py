@@ -274,8 +274,9 @@ def test_get_pages_of_one_byte(three_pages):
 
 def test_get_pages_of_a_prefix_iovec_stops_at_its_length():
     buf = bytearray(3 * P)
-    i = iov_iter_init(READ, [IoVec(buf, P + 10)])
+    i = iov_iter_init(READ, [IoVec(buf, P + 10), bytearray(100)])
     iov_iter_advance(i, 10)
+    assert i.count == P + 100
     res, pages, start = iov_iter_get_pages_alloc(i, 1 << 30)
     assert (res, start, frames(pages)) == (P, 10, [(0, P), (P, P)])
 

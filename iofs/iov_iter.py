@@ -448,8 +448,8 @@ def _get_pages(i: IovIter, maxsize: int, maxpages: int | None) -> tuple[int, lis
     if kind is ITER_BVEC:
         b = i._bvecs[idx]
         return min(maxsize, b.bv_len - skip), [b.bv_page], b.bv_offset + skip
-    piece = i._segs[idx][skip:skip + min(maxsize, i._lens[idx] - skip)]
     try:
+        piece = i._segs[idx][skip:skip + min(maxsize, i._lens[idx] - skip)]
         addr = vaddr(piece)
     except (TypeError, ValueError):
         return -errno.EFAULT, [], 0
@@ -582,8 +582,10 @@ def iov_iter_fault_in_readable(i: IovIter, nbytes: int) -> int:
     if i.iter_type not in _USER or i._idx >= len(i._lens):
         return 0
     idx, skip = i._idx, i._skip
+    if min(nbytes, i._lens[idx] - skip) <= 0:
+        return 0  # fault_in_pages_readable(buf, 0) touches nothing
     try:
-        bytes(i._segs[idx][skip:skip + min(nbytes, i._lens[idx] - skip, 1)])
+        bytes(i._segs[idx][skip:skip + 1])
     except (TypeError, ValueError):
         return -errno.EFAULT
     return 0

@@ -265,7 +265,7 @@ def uiomove(buf: Any, n: int, uio: Uio) -> int:
     if segflg == UIO_NOCOPY:
         step = None  # advance only: nothing is touched, so nothing can fault
     else:
-        if type(buf) is not memoryview or buf.format != "B":
+        if type(buf) is not memoryview or buf.format != "B" or buf.ndim != 1:
             buf = as_bytes_view(buf)
         if n > len(buf):
             raise ValueError(f"uiomove: n={n} exceeds the driver buffer of {len(buf)} bytes")
@@ -322,7 +322,7 @@ def uiomove_frombuf(buf: Any, buflen: int, uio: Uio) -> int:
         return 0
     if buflen - offset > IOSIZE_MAX:
         return errno.EINVAL
-    mv = buf if type(buf) is memoryview else as_bytes_view(buf)
+    mv = as_bytes_view(buf)  # buflen and the offset count bytes, whatever the view's format
     if buflen > len(mv):
         raise ValueError(f"uiomove_frombuf: buflen {buflen} exceeds the buffer of {len(mv)} bytes")
     error = uiomove(mv[offset:buflen], buflen - offset, uio)

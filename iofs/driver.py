@@ -36,7 +36,7 @@ from .uio import Td  # who asked: the one struct thread of the library and the d
 
 __all__ = [
     "Driver", "Device", "DeviceStats", "Td", "WaitChannel", "SelInfo", "selrecord", "selwakeup",
-    "signal_pending", "ram",
+    "signal_pending", "tgid_of", "ram",
     "IO_NDELAY", "IO_DIRECT", "IO_APPEND", "IO_SYNC", "ERESTART", "ioflag_from_open_flags",
     "devfs_set_cdevpriv", "devfs_get_cdevpriv", "devfs_clear_cdevpriv",
     "POLLIN", "POLLOUT", "POLLRDNORM", "POLLWRNORM", "POLLHUP", "POLLERR", "POLLSTANDARD",
@@ -137,33 +137,77 @@ def selwakeup(sip: SelInfo) -> None:
         ph.notify()
 
 
-def signal_pending(pid: int) -> bool:
-    """Whether process ``pid`` has a signal pending that it neither blocks nor ignores.
-
-    pyfuse3 gives the daemon no FUSE_INTERRUPT, but a signal sent to a process waiting on a
-    FUSE request stays pending until the request is answered, so it shows in /proc. A process
-    that is gone counts as interrupted.
-    """
+def _status(pid: int) -> bytes | None:
     try:
         fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            data = os.read(fd, 8192)
+            return os.read(fd, 8192)
         finally:
             os.close(fd)
     except OSError:
+        return None
+
+
+def _field(status: bytes, name: bytes) -> bytes:
+    i = status.find(name)
+    return status[i + len(name):status.index(b"\n", i)].strip() if i >= 0 else b""
+
+
+def _mask(status: bytes, name: bytes) -> int:
+    try:
+        return int(_field(status, name) or b"0", 16)
+    except ValueError:
+        return 0
+
+
+_SIGKILL = 1 << 8
+
+
+def _deliverable(status: bytes) -> bool:
+    pending = _mask(status, b"SigPnd:") | _mask(status, b"ShdPnd:")
+    masked = _mask(status, b"SigBlk:") | _mask(status, b"SigIgn:")
+    return bool(pending & ~masked) or bool(pending & _SIGKILL)
+
+
+def tgid_of(tid: int) -> int | None:
+    """The process (thread group) of thread ``tid``, or None if it is gone."""
+    status = _status(tid)
+    try:
+        return int(_field(status, b"Tgid:")) if status else None
+    except ValueError:
+        return None
+
+
+def signal_pending(pid: int, tgid: int | None = None) -> bool:
+    """Whether thread ``pid`` (of process ``tgid``) has a signal pending that it neither blocks
+    nor ignores.
+
+    pyfuse3 gives the daemon no FUSE_INTERRUPT, but a signal sent to a process waiting on a
+    FUSE request stays pending until the request is answered, so it shows in /proc. ``pid``
+    is the thread that asked (FUSE's pid is a thread id). If that thread is gone but its
+    process is not (a program that opened in one thread and reads in another), the process
+    is asked: its shared pending signals, or, when its main thread has exited, a SIGKILL
+    pending in any thread. A process that is gone counts as interrupted.
+    """
+    status = _status(pid)
+    if status is not None:
+        return _deliverable(status)
+    if tgid is None or tgid == pid:
         return True
-
-    def mask(name: bytes) -> int:
-        i = data.find(name)
-        try:
-            return int(data[i + len(name):data.index(b"\n", i)], 16) if i >= 0 else 0
-        except ValueError:
-            return 0
-
-    pending = mask(b"SigPnd:") | mask(b"ShdPnd:")
-    masked = mask(b"SigBlk:") | mask(b"SigIgn:")
-    sigkill = 1 << 8
-    return bool(pending & ~masked) or bool(pending & sigkill)
+    leader = _status(tgid)
+    if leader is None:
+        return True
+    if _field(leader, b"State:")[:1] != b"Z":
+        return _deliverable(leader)
+    try:  # the main thread has exited: the process dies when any thread has SIGKILL
+        threads = os.listdir(f"/proc/{tgid}/task")
+    except OSError:
+        return True
+    for tid in threads:
+        status = _status(int(tid)) if tid.isdigit() else None
+        if status is not None and _mask(status, b"SigPnd:") & _SIGKILL:
+            return True
+    return not threads
 
 
 class WaitChannel:
@@ -219,7 +263,7 @@ class WaitChannel:
                 with trio.move_on_after(step):
                     await event.wait()
                     return 0
-                if td is not None and signal_pending(td.pid):
+                if td is not None and signal_pending(td.pid, td.tgid):
                     return errno.EINTR
         finally:
             if td is not None:

@@ -52,7 +52,7 @@ from . import control, durability, guard, xattr
 from .config import Tree
 from .driver import (
     IO_APPEND, POLLERR, POLLSTANDARD, Device, Td, WaitChannel, current_file, entry_point,
-    ioflag_from_open_flags,
+    ioflag_from_open_flags, tgid_of,
 )
 from .drivers.regular import MemoryPool, RegularFile
 from .durability import Durability
@@ -105,6 +105,8 @@ class OpenFile:
         self.path = ""
         self.comm = ""
         self.direct = not dev.regular
+        if self.read_async or self.write_async:  # its sleeps look for the process's signals
+            td.tgid = tgid_of(td.pid)
 
 
 def _fail(code: int) -> pyfuse3.FUSEError:

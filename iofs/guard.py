@@ -150,7 +150,7 @@ def moved(dev: Device, entry: str, size: int, resid: Any) -> int:
     left ``uio_resid`` outside 0..size or not an int."""
     if type(resid) is int and 0 <= resid <= size:
         return size - resid
-    reports.report(dev, entry, f"left uio_resid {resid!r:.60} of a {size}-byte request", None)
+    reports.report(dev, entry, f"left uio_resid {resid!r:.60} of {size}", None)
     return -1
 
 

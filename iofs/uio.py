@@ -61,16 +61,21 @@ OFF_MAX = (1 << 63) - 1
 class Td:
     """Who asked (``struct thread``): pid, uid, gid of the process behind a request.
 
-    ``pollhandle`` is set only while d_poll runs; :func:`iofs.driver.selrecord` takes it.
+    ``pid`` is the thread that asked (what FUSE calls pid is a thread id), ``tgid`` its process
+    when known (the filesystem finds it for opens of drivers that may sleep, so that a sleep
+    still sees the process's signals after the opening thread has exited). ``pollhandle`` is
+    set only while d_poll runs; :func:`iofs.driver.selrecord` takes it.
     """
 
-    __slots__ = ("pid", "uid", "gid", "pollhandle")
+    __slots__ = ("pid", "uid", "gid", "pollhandle", "tgid")
 
-    def __init__(self, pid: int, uid: int, gid: int, pollhandle: Any = None) -> None:
+    def __init__(self, pid: int, uid: int, gid: int, pollhandle: Any = None,
+                 tgid: int | None = None) -> None:
         self.pid = pid
         self.uid = uid
         self.gid = gid
         self.pollhandle = pollhandle
+        self.tgid = tgid
 
     def __repr__(self) -> str:
         return f"Td(pid={self.pid}, uid={self.uid}, gid={self.gid})"

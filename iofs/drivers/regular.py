@@ -51,8 +51,10 @@ class RegularFile(Driver):
         return self.size
 
     def held_bytes(self) -> int:
-        """Bytes of memory the data holds (st_blocks): holes hold none."""
-        return sum(len(c) for c in self.chunks.values())
+        """Memory the data holds, in whole 4 KiB pages as tmpfs counts it (st_blocks): holes
+        hold none, and a page with any byte in it counts whole (rounding down would make a
+        file of a few bytes look like one big hole to tar --sparse)."""
+        return sum((len(c) + 4095) // 4096 for c in self.chunks.values()) * 4096
 
     def d_read(self, dev, uio, ioflag):
         off = uio.uio_offset

@@ -158,7 +158,7 @@ class TraceFile(Driver):
             if ioflag & IO_NDELAY:
                 return errno.EAGAIN
             td = uio.uio_td
-            error = await ring.wait(state.cursor, (lambda: signal_pending(td.pid)) if td else None)
+            error = await ring.wait(state.cursor, (lambda: signal_pending(td.pid, td.tgid)) if td else None)
             if error:
                 return error
         # whole lines while they fit; a line longer than the request goes in pieces

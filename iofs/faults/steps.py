@@ -107,6 +107,8 @@ def parse_step(text: Any) -> Step:
     if colon:
         if name == "short" and arg == "half":
             return Step("short", half=True)
+        if arg.startswith("-") and arg[1:].isdigit():
+            raise ValueError(f"step {text!r}: the number cannot be negative")
         if not arg.isdigit():
             raise ValueError(f"step {text!r}: {arg!r} is not a number")
         number = int(arg)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -471,3 +472,48 @@ def test_none_means_zero_on_the_fast_and_the_slow_path(bad):
 def test_bad_drivers_never_took_the_daemon_down(bad):
     _alive(bad)
     assert "Traceback" in bad.log_text()  # the bugs were logged, with their tracebacks
+
+
+THREADED_READER = r'''
+import ctypes, os, sys, threading
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+fds = []
+t = threading.Thread(target=lambda: fds.append(os.open(sys.argv[1], os.O_RDONLY)))
+t.start(); t.join()              # the thread that opened pipe0 is gone
+print("reading", flush=True)
+buf = ctypes.create_string_buffer(100)
+r = libc.read(fds[0], buf, 100)  # once: no retry on EINTR, as Python's os.read would
+print(r, ctypes.get_errno() if r < 0 else 0, buf.raw[:max(r, 0)], flush=True)
+'''
+
+
+def test_a_read_from_another_thread_than_the_opener_sleeps_until_data(tmp_path):
+    """The thread that opened pipe0 has exited; a read from another thread of the process must
+    not take that for a signal: it sleeps until data comes, and the process's signals still
+    end it (SIGTERM, to a second such reader)."""
+    with mounted(tmp_path) as m:
+        writer = os.open(m / "pipe0", os.O_WRONLY)
+        procs = []
+        try:
+            for _ in range(2):
+                p = subprocess.Popen([sys.executable, "-c", THREADED_READER, str(m / "pipe0")],
+                                     stdout=subprocess.PIPE, text=True)
+                procs.append(p)
+                assert p.stdout.readline().strip() == "reading"
+            time.sleep(0.6)
+            assert all(p.poll() is None for p in procs), "a read returned without data"
+            os.write(writer, b"for one reader")
+            assert wait_for(lambda: sum(p.poll() is not None for p in procs) == 1, 5)
+            done = next(p for p in procs if p.poll() is not None)
+            assert done.returncode == 0 and done.stdout.read().strip() == "14 0 b'for one reader'"
+            waiting = next(p for p in procs if p.poll() is None)
+            time.sleep(0.3)
+            assert waiting.poll() is None
+            waiting.send_signal(signal.SIGTERM)
+            assert waiting.wait(3) == -signal.SIGTERM
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
+            os.close(writer)

@@ -553,6 +553,29 @@ def cmd_unsynced(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import Sweep, SweepError, parse_lists
+
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        raise CliError("no command to sweep (iofs sweep [OPTIONS] -- CMD [ARGS...])", EXIT_USAGE)
+    if args.jobs < 1 or (args.max_runs is not None and args.max_runs < 0) or args.timeout <= 0:
+        raise CliError("--jobs must be >= 1, --max-runs >= 0 and --timeout > 0", EXIT_USAGE)
+    try:
+        ops, actions = parse_lists(args.ops, args.actions)
+    except SweepError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    text = None
+    if args.config:
+        config.load(args.config)  # ConfigError: one line, exit 2, before any run
+        with open(args.config) as f:
+            text = f.read()
+    try:
+        return Sweep(cmd, text, ops, actions, args.max_runs, args.timeout, args.jobs).run()
+    except SweepError as exc:
+        raise CliError(str(exc)) from None
+
+
 # ---- drivers -----------------------------------------------------------------------------------
 
 def cmd_drivers(args: argparse.Namespace) -> int:
@@ -613,6 +636,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--control", default=".iofs", metavar="NAME",
                    help="the mount's control directory, if [options] control renamed it")
     t.set_defaults(func=cmd_trace)
+    sw = sub.add_parser("sweep", help="fault each request of a program in turn: where does it break?")
+    sw.add_argument("--config", metavar="FILE", help="the tree to mount (default: the built-in tree)")
+    sw.add_argument("--ops", default="read,write", metavar="LIST", help="ops to fault (default: read,write)")
+    sw.add_argument("--actions", default="short:1,short:half,eintr:1,eagain,eio,efault", metavar="LIST",
+                    help="steps to try on each request (default: short:1,short:half,eintr:1,eagain,eio,efault)")
+    sw.add_argument("--max-runs", type=int, metavar="N", help="run at most N faulted cases")
+    sw.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                    help="a run taking longer is killed and counts as failing (default: 60)")
+    sw.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once (default: 1)")
+    sw.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]",
+                    help="the program; {mnt} in its arguments (and IOFS_MNT) name the mount")
+    sw.set_defaults(func=cmd_sweep)
     c = sub.add_parser("crash", help="lose what was never fsynced (needs durability = true)")
     c.add_argument("mountpoint")
     c.add_argument("--torn", action="store_true", help="a seeded half of the unsynced 4 KiB blocks survives")

@@ -1,0 +1,92 @@
+"""The iofs pytest plugin catching the classic short-read bug: run with `pytest` in this
+directory (iofs installed: its fixtures come with it).
+
+buggy.c takes every read(2) of a 16-byte record to be a whole record; fixed.c loops. On a
+disk both look right. On iofs, one rule makes a read short, byte-exact, and the bug shows.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+TREE = HERE / "tree.toml"
+EXPECTED = "records=4 sum=4321\n"
+
+
+@pytest.fixture(scope="module")
+def programs(tmp_path_factory):
+    """buggy and fixed, compiled."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    out = tmp_path_factory.mktemp("bin")
+    for name in ("buggy", "fixed"):
+        subprocess.run([cc, "-O2", "-Wall", "-o", str(out / name), str(HERE / f"{name}.c")],
+                       check=True)
+    return out
+
+
+def run(program, path):
+    return subprocess.run([str(program), str(path)], capture_output=True, text=True, timeout=30)
+
+
+def test_both_are_right_without_faults(iofs_mount_factory, programs):
+    m = iofs_mount_factory(TREE)
+    assert run(programs / "buggy", m.path / "input").stdout == EXPECTED
+    assert run(programs / "fixed", m.path / "input").stdout == EXPECTED
+
+
+def test_a_short_read_breaks_the_buggy_one(iofs_mount_factory, programs):
+    m = iofs_mount_factory(TREE)
+    m.fault("path=input op=read nth=2 count=1 action=short:1")  # the second read: 1 byte
+    assert run(programs / "buggy", m.path / "input").stdout != EXPECTED
+    # what happened, request by request: the trace shows the short read and the rule
+    reads = m.trace(path="input", op="read")
+    assert [e["moved"] for e in reads[:3]] == [16, 1, 16]
+    assert reads[1]["rule"] is not None
+
+
+def test_the_fixed_one_survives_short_reads_and_eintr(iofs_mount_factory, programs):
+    m = iofs_mount_factory(TREE)
+    m.fault("path=input op=read action=short:1")       # every read: one byte
+    assert run(programs / "fixed", m.path / "input").stdout == EXPECTED
+    m.clear()
+    m.fault("path=input op=read nth=3 count=1 action=eintr")  # EINTR before any byte
+    assert run(programs / "fixed", m.path / "input").stdout == EXPECTED
+
+
+def test_wait_for_knows_when_the_program_got_there(iofs_mount_factory, programs):
+    """wait_for returns once the requests have been served: no sleeps, no polling files."""
+    m = iofs_mount_factory(TREE)
+    m.fault("path=input op=read nth=2 count=1 action=sleep:300")  # hold the second read
+    proc = subprocess.Popen([str(programs / "fixed"), str(m.path / "input")],
+                            stdout=subprocess.PIPE, text=True)
+    first = m.wait_for(op="read", path="input", count=1)
+    assert first[0]["pid"] == proc.pid and first[0]["moved"] == 16
+    done = m.wait_for(op="close", path="input", timeout=10)  # the program closed its input
+    assert done[0]["pid"] == proc.pid
+    assert proc.communicate(timeout=10)[0] == EXPECTED
+
+
+def sweep(programs, name):
+    return subprocess.run([sys.executable, "-m", "iofs", "sweep", "--config", str(TREE),
+                           "--actions", "short:1,eintr:1", "--",
+                           str(programs / name), "{mnt}/input"],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_sweep_finds_the_bug_in_buggy(programs):
+    res = sweep(programs, "buggy")
+    assert res.returncode == 1
+    fails = [line for line in res.stdout.splitlines() if line.startswith("FAIL")]
+    assert any("action=short:1" in line for line in fails)
+
+
+def test_sweep_finds_nothing_in_fixed(programs):
+    res = sweep(programs, "fixed")
+    assert res.returncode == 0, res.stdout
+    assert not [line for line in res.stdout.splitlines() if line.startswith("FAIL")]

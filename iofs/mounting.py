@@ -128,10 +128,13 @@ class Mount:
         """Unmount, and make sure the daemon is gone. Safe to call more than once."""
         mp = str(self.path)
         if mount_type(mp) is not None:
-            subprocess.run([sys.executable, "-m", "iofs", "umount", mp], capture_output=True,
-                           timeout=60)
+            try:
+                subprocess.run([sys.executable, "-m", "iofs", "umount", mp], capture_output=True,
+                               timeout=60)
+            except subprocess.TimeoutExpired:
+                pass  # the lazy unmount below detaches it whatever holds it
         if mount_type(mp) is not None:
-            subprocess.run(["fusermount3", "-u", "-z", mp], capture_output=True)
+            subprocess.run(["fusermount3", "-u", "-z", mp], capture_output=True, timeout=60)
         pid, self.pid = self.pid, None
         if pid is None:
             return
@@ -151,6 +154,17 @@ class Mount:
         self.stop()
 
 
+def mounts_under(directory: str | os.PathLike) -> list[str]:
+    """Mount points (of any filesystem) at or below ``directory``."""
+    prefix = os.path.join(os.path.abspath(directory), "")
+    try:
+        with open("/proc/self/mountinfo") as f:
+            points = [line.split(" - ")[0].split()[4] for line in f]
+    except OSError:
+        return []
+    return [p for p in points if os.path.join(p, "").startswith(prefix)]
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -159,4 +173,4 @@ def _alive(pid: int) -> bool:
         return False
 
 
-__all__ = ["Mount", "MountError", "toml_text", "config_text"]
+__all__ = ["Mount", "MountError", "toml_text", "config_text", "mounts_under"]

@@ -32,7 +32,7 @@ from typing import Any, TextIO
 from . import client
 from .faults.rules import OPS, parse_rule
 from .faults.steps import parse_step
-from .mounting import Mount, MountError
+from .mounting import Mount, MountError, mounts_under
 
 DEFAULT_OPS = "read,write"
 DEFAULT_ACTIONS = "short:1,short:half,eintr:1,eagain,eio,efault"
@@ -183,6 +183,8 @@ class Sweep:
             return 130
         finally:
             self._stop()
+            for left in mounts_under(self.workdir):  # never expected; never left behind either
+                subprocess.run(["fusermount3", "-u", "-z", left], capture_output=True)
             _rmtree(self.workdir)
         took = time.monotonic() - t0
         print(f"sweep: {budget} runs, {len(failures)} failing, {took:.1f} s"

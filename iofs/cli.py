@@ -388,7 +388,14 @@ def _is_daemon_of(pid: int, start: int | None, mountpoint: str) -> bool:
     except OSError:
         return False
     iofs = any(a == b"iofs" or a.endswith(b"/iofs") for a in argv)
-    return iofs and b"mount" in argv and (b"--foreground" in argv or b"-f" in argv)
+    if not (iofs and b"mount" in argv and (b"--foreground" in argv or b"-f" in argv)):
+        return False
+    try:  # and one of its arguments is this mount point (relative ones from its cwd)
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return False
+    target = os.path.normpath(mountpoint)
+    return any(os.path.normpath(os.path.join(cwd, os.fsdecode(a))) == target for a in argv if a)
 
 
 def read_pid_file(path: str) -> tuple[int, int | None] | None:

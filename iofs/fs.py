@@ -41,6 +41,7 @@ import functools
 import logging
 import mmap
 import os
+import reprlib
 import stat
 import time
 from typing import Any, Awaitable, Callable
@@ -115,7 +116,8 @@ def _fail(code: int) -> pyfuse3.FUSEError:
 
 def _survives(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     """A request handler whose own bugs are EIO for that request, logged, not the daemon's end
-    (pyfuse3 stops the whole filesystem on any exception but FUSEError)."""
+    (pyfuse3 stops the whole filesystem on any exception but FUSEError). An OSError is the
+    namespace saying which errno the program gets (iofs.tree raises them on purpose)."""
 
     @functools.wraps(handler)
     async def survivor(self: IofsOperations, *args: Any) -> Any:
@@ -128,7 +130,8 @@ def _survives(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable
         except guard.PASS_THROUGH:
             raise
         except BaseException:
-            log.exception("%s%r failed inside iofs: EIO", handler.__name__, args[:3])
+            log.exception("%s%s failed inside iofs: EIO", handler.__name__,
+                          reprlib.repr(args))
             raise _fail(errno.EIO) from None
 
     return survivor
@@ -184,8 +187,8 @@ class IofsOperations(pyfuse3.Operations):
     # ---- helpers ----
 
     def _attr(self, node: Node, size: int | None = None) -> pyfuse3.EntryAttributes:
-        """The node's attributes. A device whose d_size is broken shows size 0, uncached, so
-        that stat asks again (getattr: EIO) while lookup, readdir and open still work."""
+        """The node's attributes. A device whose d_size is broken shows size 0, never cached,
+        so that every stat asks again (getattr: EIO) while readdir still lists it."""
         a = pyfuse3.EntryAttributes()
         a.st_ino = node.ino
         a.generation = 0
@@ -564,7 +567,7 @@ class IofsOperations(pyfuse3.Operations):
     async def setxattr(self, inode: int, name: bytes, value: bytes, ctx: Any) -> None:
         node = self._xattr_node(inode)
         async with self.hook.request("setxattr", node, None, self._td(ctx)):
-            xattr.set(node, name, value, self.pool)
+            xattr.put(node, name, value, self.pool)
             node.touch(mtime=False)
 
     @_survives

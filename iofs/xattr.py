@@ -53,7 +53,7 @@ def names(node: Node) -> list[bytes]:
     return list(node.xattrs) if node.xattrs else []
 
 
-def set(node: Node, name: bytes, value: bytes, pool: MemoryPool) -> None:
+def put(node: Node, name: bytes, value: bytes, pool: MemoryPool) -> None:
     """Set ``name`` to ``value``: E2BIG above XATTR_SIZE_MAX, ENOSPC beyond the space left."""
     _check_name(name)
     if len(value) > XATTR_SIZE_MAX:

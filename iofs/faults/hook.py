@@ -196,23 +196,36 @@ class Hook:
         return _Request(self, op, path, td, self.comm(td.pid) if td.pid else "")
 
     async def read(self, of: Any, off: int, size: int, serve: Callable[..., Awaitable[Any]]) -> Any:
+        """A read of ``size`` bytes at ``off``: ``serve(of, off, size)`` is the filesystem's."""
+        return await self._data("read", of, off, size, size, serve)
+
+    async def write(self, of: Any, off: int, data: Any, serve: Callable[..., Awaitable[int]]) -> int:
+        """A write of ``data`` at ``off``: ``serve(of, off, data)`` is the filesystem's."""
+        return await self._data("write", of, off, len(data), data, serve)
+
+    async def _data(self, op: str, of: Any, off: int, size: int, arg: Any, serve: Any) -> Any:
         t0 = _now()
-        rule = self.firing("read", of.path, of.td, of.comm, off, size) if self.rules.active else None
+        rule = self.firing(op, of.path, of.td, of.comm, off, size) if self.rules.active else None
         moves = start_moves() if self.detail else None
         try:
             if rule is None:
-                data = await serve(of, off, size)
+                result = await serve(of, off, arg)
             else:
-                data = await self._shaped_read(of, off, size, serve, rule)
+                result = await self._shaped(op, of, off, size, arg, serve, rule)
         except pyfuse3.FUSEError as exc:
-            self.record("read", of.path, of.td, of.comm, off, size, 0, exc.errno, t0, rule,
+            self.record(op, of.path, of.td, of.comm, off, size, 0, exc.errno, t0, rule,
                         self._detail(moves, of, off, size, 0))
             raise
-        self.record("read", of.path, of.td, of.comm, off, size, len(data), 0, t0, rule,
-                    self._detail(moves, of, off, size, len(data)) if moves is not None else None)
-        return data
+        moved = result if op == "write" else len(result)
+        self.record(op, of.path, of.td, of.comm, off, size, moved, 0, t0, rule,
+                    self._detail(moves, of, off, size, moved) if moves is not None else None)
+        return result
 
-    async def _shaped_read(self, of: Any, off: int, size: int, serve: Any, rule: Rule) -> Any:
+    async def _shaped(self, op: str, of: Any, off: int, size: int, arg: Any, serve: Any,
+                      rule: Rule) -> Any:
+        """The request as the rule's step makes it: at most ``limit`` bytes reach the driver,
+        then the step's errno, through the syscall layer's rule; corrupt changes the data
+        the program gets (read) or the driver stores (write)."""
         step = rule.action
         if step.kind == "sleep":
             await trio.sleep(step.n / 1000)
@@ -220,49 +233,22 @@ class Hook:
         if step.kind == "eagain" and error:
             raise pyfuse3.FUSEError(error)
         limit = step.limit(size)
-        data = await serve(of, off, limit) if limit > 0 else b""
-        if step.kind == "corrupt" and len(data):
-            data = bytearray(data)
-            step.corrupt(memoryview(data), rule.seed, rule.hits)
-        n, error = guard.settle(of.dev, len(data), error)
+        if op == "read":
+            result = await serve(of, off, limit) if limit > 0 else b""
+            if step.kind == "corrupt" and len(result):
+                result = bytearray(result)
+                step.corrupt(memoryview(result), rule.seed, rule.hits)
+            moved = len(result)
+        else:
+            data = arg
+            if step.kind == "corrupt" and size:
+                data = bytearray(data)
+                step.corrupt(memoryview(data), rule.seed, rule.hits)
+            result = moved = await serve(of, off, memoryview(data)[:limit]) if limit > 0 else 0
+        _, error = guard.settle(of.dev, moved, error)
         if error:
             raise pyfuse3.FUSEError(error)
-        return data
-
-    async def write(self, of: Any, off: int, data: Any, serve: Callable[..., Awaitable[int]]) -> int:
-        t0 = _now()
-        size = len(data)
-        rule = self.firing("write", of.path, of.td, of.comm, off, size) if self.rules.active else None
-        moves = start_moves() if self.detail else None
-        try:
-            if rule is None:
-                n = await serve(of, off, data)
-            else:
-                n = await self._shaped_write(of, off, data, serve, rule)
-        except pyfuse3.FUSEError as exc:
-            self.record("write", of.path, of.td, of.comm, off, size, 0, exc.errno, t0, rule,
-                        self._detail(moves, of, off, size, 0))
-            raise
-        self.record("write", of.path, of.td, of.comm, off, size, n, 0, t0, rule,
-                    self._detail(moves, of, off, size, n) if moves is not None else None)
-        return n
-
-    async def _shaped_write(self, of: Any, off: int, data: Any, serve: Any, rule: Rule) -> int:
-        step = rule.action
-        if step.kind == "sleep":
-            await trio.sleep(step.n / 1000)
-        error = step.error(of.ioflag)
-        if step.kind == "eagain" and error:
-            raise pyfuse3.FUSEError(error)
-        limit = step.limit(len(data))
-        if step.kind == "corrupt" and len(data):
-            data = bytearray(data)
-            step.corrupt(memoryview(data), rule.seed, rule.hits)
-        n = await serve(of, off, memoryview(data)[:limit]) if limit > 0 else 0
-        n, error = guard.settle(of.dev, n, error)
-        if error:
-            raise pyfuse3.FUSEError(error)
-        return n
+        return result
 
     def _detail(self, moves: list | None, of: Any, off: int, size: int, moved: int) -> Any:
         """The uio before and after the driver, and its moves (detail on), else None."""

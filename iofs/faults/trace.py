@@ -1,6 +1,6 @@
 """The trace: one event per request in a bounded ring, read as JSON lines (or human lines).
 
-An event is a tuple (see :data:`FIELDS`) recorded on the request path: recording costs one
+An event is a tuple recorded on the request path: recording costs one
 tuple and one list store, and nothing is formatted until a reader asks. Readers each keep a
 cursor (the next ``seq`` they want). A reader whose cursor fell behind the ring's oldest
 event gets ``{"lost": N}`` first and goes on from the oldest kept. At the end of the ring a
@@ -26,8 +26,6 @@ from typing import Any, Iterator
 
 import trio
 
-FIELDS = ("seq", "t", "op", "path", "pid", "comm", "uid", "offset", "size", "moved", "errno",
-          "us", "rule", "seed", "detail")
 DEFAULT_EVENTS = 65536
 BATCH_DELAY = 0.02  # seconds a woken reader waits for more events before it formats a batch
 
@@ -152,5 +150,5 @@ def iter_lines(text: str) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
 
 
-__all__ = ["Ring", "FIELDS", "as_dict", "json_line", "lost_line", "human_line", "iter_lines",
+__all__ = ["Ring", "as_dict", "json_line", "lost_line", "human_line", "iter_lines",
            "DEFAULT_EVENTS"]

@@ -82,3 +82,24 @@ def test_each_task_has_its_own_record():
 
     trio.run(main)
     assert seen == {"a": [("uiomove", 3, 3)], "b": [("uiomove", 7, 7)]}
+
+
+def test_uiomove_frombuf_names_its_own_move_after_others():
+    moves = start_moves()
+    try:
+        uio = _read_uio(12)
+        for _ in range(3):
+            assert uiomove(b"ab", 2, uio) == 0
+        assert uiomove_frombuf(b"0123456789ab", 12, uio) == 0  # from offset 6: 6 bytes
+    finally:
+        stop_moves()
+    assert moves == [("uiomove", 2, 2), ("uiomove", 2, 4), ("uiomove", 2, 6),
+                     ("uiomove_frombuf", 6, 12)]
+
+
+def test_td_keeps_the_process_it_is_given():
+    from iofs.uio import Td
+
+    td = Td(101, 1000, 1000, tgid=100)
+    assert (td.pid, td.uid, td.gid, td.tgid, td.pollhandle) == (101, 1000, 1000, 100, None)
+    assert Td(7, 0, 0).tgid is None

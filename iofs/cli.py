@@ -20,7 +20,7 @@ import stat
 import subprocess
 import sys
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 from . import config
 
@@ -500,6 +500,21 @@ def cmd_fault(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lines(reader) -> Iterator[bytes]:
+    """The reader's lines, a failure to read them a CliError (one line)."""
+    from .client import ControlError
+
+    it = reader.lines()
+    while True:
+        try:
+            line = next(it)
+        except StopIteration:
+            return
+        except ControlError as exc:
+            raise CliError(str(exc)) from None
+        yield line
+
+
 def cmd_trace(args: argparse.Namespace) -> int:
     import json
 
@@ -518,8 +533,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
     if args.detail:
         _client_call(client.set_detail, mountpoint, True, args.control)
     reader = _client_call(client.TraceReader, mountpoint, args.follow, args.control)
+    # a name that is not UTF-8 is printed as its bytes, as ls prints it
+    sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
     try:
-        for line in reader.lines():
+        for line in _lines(reader):
             event = json.loads(line)
             if "lost" not in event:
                 if ops is not None and event["op"] not in ops:

@@ -138,6 +138,8 @@ class TraceReader:
                 return
             except InterruptedError:
                 continue
+            except OSError as exc:
+                raise ControlError(f"reading the trace: {exc.strerror}") from None
             if not chunk:
                 return
             data = self._tail + chunk

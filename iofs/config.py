@@ -87,7 +87,7 @@ mode = "1777"
 
 NODE_KEYS = {"path", "driver", "mode", "uid", "gid", "limit"}
 ID_MAX = (1 << 32) - 2  # uid_t/gid_t: (uid_t)-1 means "no change" to chown, so it is no id
-MAX_TRACE_EVENTS = 1 << 24
+MAX_TRACE_EVENTS = 1 << 22  # about 200 bytes each: at most ~1 GiB
 
 
 class ConfigError(Exception):

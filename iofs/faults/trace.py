@@ -29,7 +29,21 @@ import trio
 DEFAULT_EVENTS = 65536
 BATCH_DELAY = 0.02  # seconds a woken reader waits for more events before it formats a batch
 
-_json_str = json.JSONEncoder(ensure_ascii=False).encode
+_json_utf8 = json.JSONEncoder(ensure_ascii=False).encode
+_json_ascii = json.JSONEncoder(ensure_ascii=True).encode
+
+
+def _json_str(text: str) -> str:
+    """``text`` as a JSON string that is valid UTF-8: a name that is not UTF-8 (its bytes
+    decoded with surrogateescape, as paths are) is written with \\u escapes, which
+    ``os.fsencode(json.loads(...))`` turns back into its bytes."""
+    if text.isascii():
+        return _json_utf8(text)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return _json_ascii(text)
+    return _json_utf8(text)
 
 
 class Ring:
@@ -109,7 +123,9 @@ def json_line(ring: Ring, ev: tuple) -> str:
     """One event as a JSON line (with its newline)."""
     (seq, t0, op, path, pid, comm, uid, offset, size, moved, err, dur, rule, detail) = ev
     if detail is not None or rule is not None:
-        return json.dumps(as_dict(ring, ev), ensure_ascii=False) + "\n"
+        d = as_dict(ring, ev)
+        return "{" + ", ".join(f"{_json_str(k)}: {_json_str(v) if isinstance(v, str) else json.dumps(v)}"
+                               for k, v in d.items()) + "}\n"
     return (f'{{"seq": {seq}, "t": {t0 + ring.epoch_offset}, "op": "{op}", '
             f'"path": {_json_str(path)}, "pid": {pid}, "comm": {_json_str(comm)}, "uid": {uid}, '
             f'"offset": {"null" if offset is None else offset}, '

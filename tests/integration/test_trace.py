@@ -206,3 +206,24 @@ def test_iofs_trace_follow_prints_new_requests(m):
         follow.wait(10)
         (m / "tmp" / "followed").unlink()
     assert wait_for(lambda: follow.poll() is not None, 5)
+
+
+def test_names_that_are_not_utf8_keep_the_trace_readable(m):
+    """A name's bytes need not be UTF-8: the trace stays valid UTF-8 JSON (\\u escapes that
+    os.fsencode turns back into the bytes), and iofs trace prints the bytes as ls does."""
+    raw = os.fsencode(m / "tmp") + b"/bad\xff\xfe"
+    fd = os.open(raw, os.O_CREAT | os.O_WRONLY, 0o644)
+    os.write(fd, b"x")
+    os.close(fd)
+    (m / "tmp" / "café").write_text("y")
+    try:
+        events = client.read_trace(m.path)
+        paths = {os.fsencode(e["path"]) for e in events}
+        assert b"tmp/bad\xff\xfe" in paths and "tmp/café".encode() in paths
+        res = subprocess.run([sys.executable, "-m", "iofs", "trace", str(m.path), "--op", "write"],
+                             capture_output=True, timeout=30)
+        assert res.returncode == 0 and b"tmp/bad\xff\xfe 0+1 moved=1" in res.stdout
+        assert "tmp/café 0+1 moved=1".encode() in res.stdout
+    finally:
+        os.unlink(raw)
+        (m / "tmp" / "café").unlink()

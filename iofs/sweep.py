@@ -32,7 +32,7 @@ from typing import Any, TextIO
 from . import client
 from .faults.rules import OPS, parse_rule
 from .faults.steps import parse_step
-from .mounting import Mount, MountError, mounts_under
+from .mounting import Mount, MountError, mounts_under, toml_text
 
 DEFAULT_OPS = "read,write"
 DEFAULT_ACTIONS = "short:1,short:half,eintr:1,eagain,eio,efault"
@@ -75,8 +75,8 @@ class Case:
         return f"path={shlex.quote(self.path)} op={self.op} nth={self.nth} count=1 action={self.action}"
 
     def toml(self) -> str:
-        return (f'[[fault]]\npath = "{self.path}"\nop = ["{self.op}"]\nnth = {self.nth}\n'
-                f'count = 1\nseed = 0\naction = "{self.action}"\n')
+        return toml_text({"fault": [{"path": self.path, "op": [self.op], "nth": self.nth,
+                                     "count": 1, "seed": 0, "action": self.action}]})
 
 
 class Sweep:
@@ -226,7 +226,7 @@ class Sweep:
         lines = [f"FAIL {case.rule}: {outcome.describe(clean)}",
                  f"  reproduce: iofs fault MNT add '{case.rule}'",
                  "  or in the tree:"]
-        lines += ["    " + ln for ln in case.toml().splitlines()]
+        lines += ["    " + ln for ln in case.toml().strip().splitlines()]
         stderr = outcome.stderr.decode(errors="replace").strip().splitlines()[:3]
         lines += [f"  stderr: {ln}" for ln in stderr]
         with self._lock:

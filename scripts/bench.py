@@ -27,6 +27,18 @@ shows medians, and ratios are medians of the per-round ratios:
 * memory: the daemon's peak RSS (VmHWM) while streaming from /zero (4 GiB) and after filling a
   1 GiB mem device, for iofs and bare, each on a fresh mount.
 * scripts/bench_uiomove.py, the core's microbenchmark, when present.
+* the fault and trace hook: dd of zero and mem0 at 4k and 1M on bare, iofs as mounted by default
+  (trace recording on, no rules), iofs with ``trace = false``, iofs with N rules added through
+  ``.iofs/faults`` that match nothing (``path=nomatch-K``), and the default mount with a trace
+  reader attached (``cat MNT/.iofs/trace > /dev/null``, started and caught up before each dd,
+  stopped after). Per request: a non-matching rule's cost (rules minus default, over N), the
+  trace recording's (default minus trace = false) and the reader's.
+* durability: dd writes of a new regular file (1M, 128k, 4k, conv=fsync) and a rewrite in place
+  (1M, no fsync, after an fsync) with ``durability`` off and on; and on fresh daemons, their RSS
+  growth appending a file and then rewriting it in place (extra memory vs the bytes rewritten).
+* xattr: dd 4k writes of a new regular file with ``xattr`` true (the default: the kernel asks
+  getxattr("security.capability") before each write(2)) and false, write-through and with
+  ``writeback_cache``; the getxattr requests per write(2), counted in the trace.
 
 Output: markdown on stdout, ``--json FILE`` the raw numbers, ``--plot FILE.png`` a bar chart
 (needs matplotlib: ``pip install -e '.[plot]'``). ``--quick`` shrinks everything to a smoke run of
@@ -58,6 +70,7 @@ CACHE = os.path.join(REPO, ".cache", "bench")
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 MEM_SIZE = 64 * MIB  # iofs' mem0 in the default tree; the bare fs and tmpfs get the same
 FS_ORDER = ["iofs", "iofs-wb", "bare", "tmpfs", "example"]
+PARTS = ["dd", "fio", "hook", "durability", "xattr", "memory", "uiomove"]
 ENGINES = ["sync", "psync", "vsync", "pvsync2"]
 C_ENV = dict(os.environ, LC_ALL="C", LANG="C")
 
@@ -90,6 +103,11 @@ class Settings:
     stream_bytes: int
     memdev_size: int
     uiomove_rounds: int
+    hook_rules: int = 10                # non-matching rules of the hook's "rules" column
+    dur_bytes: dict[int, int] = field(default_factory=dict)  # sequential writes, per bs
+    dur_rewrite_bytes: int = 0          # rewrite in place, throughput
+    dur_mem_bytes: int = 0              # append, then rewrite in place: daemon RSS
+    xattr_bytes: dict[str, int] = field(default_factory=dict)  # 4 KiB writes, per mode
 
     @classmethod
     def make(cls, quick: bool, reps: int | None) -> "Settings":
@@ -99,13 +117,19 @@ class Settings:
                        fio_bs=[4 * KIB, MIB], fio_engines=["psync", "vsync"],
                        fio_mem_size={4 * KIB: 2 * MIB, MIB: 8 * MIB},
                        fio_file_size=2 * MIB,
-                       stream_bytes=256 * MIB, memdev_size=128 * MIB, uiomove_rounds=3)
+                       stream_bytes=256 * MIB, memdev_size=128 * MIB, uiomove_rounds=3,
+                       dur_bytes={MIB: 16 * MIB, 128 * KIB: 16 * MIB, 4 * KIB: 2 * MIB},
+                       dur_rewrite_bytes=16 * MIB, dur_mem_bytes=16 * MIB,
+                       xattr_bytes={"write-through": 2 * MIB, "writeback": 8 * MIB})
         return cls(quick=False, reps=reps or 5, fio_reps=reps or 3, dd_bs=[4 * KIB, 128 * KIB, MIB],
                    dd_bytes={4 * KIB: 32 * MIB, 128 * KIB: 256 * MIB, MIB: 512 * MIB},
                    fio_bs=[4 * KIB, 128 * KIB, MIB], fio_engines=ENGINES,
                    fio_mem_size={4 * KIB: 16 * MIB, 128 * KIB: 64 * MIB, MIB: 64 * MIB},
                    fio_file_size=8 * MIB,
-                   stream_bytes=4 * GIB, memdev_size=GIB, uiomove_rounds=25)
+                   stream_bytes=4 * GIB, memdev_size=GIB, uiomove_rounds=25,
+                   dur_bytes={MIB: 128 * MIB, 128 * KIB: 128 * MIB, 4 * KIB: 16 * MIB},
+                   dur_rewrite_bytes=128 * MIB, dur_mem_bytes=128 * MIB,
+                   xattr_bytes={"write-through": 16 * MIB, "writeback": 64 * MIB})
 
 
 # ---- mounts -----------------------------------------------------------------------------------
@@ -220,6 +244,14 @@ def _writeback_tree() -> str:
 WRITEBACK_TREE = _writeback_tree()
 
 
+def tree_with(**options: Any) -> str:
+    """The default tree with these ``[options]`` added (true/false, numbers, strings)."""
+    from iofs.config import DEFAULT_TREE
+
+    lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in options.items())
+    return DEFAULT_TREE.replace("[options]\n", "[options]\n" + lines, 1)
+
+
 def mount_iofs(workdir: str, mp: str, config_text: str | None = None) -> Mount:
     cmd = [sys.executable, "-m", "iofs", "mount", mp, "--foreground"]
     if config_text is not None:
@@ -228,7 +260,7 @@ def mount_iofs(workdir: str, mp: str, config_text: str | None = None) -> Mount:
             f.write(config_text)
         cmd += ["--config", cfg]
     paths = {"zero": f"{mp}/zero", "mem": f"{mp}/mem0", "dir": f"{mp}/tmp"}
-    return _start_fuse("iofs", mp, cmd, paths, workdir)
+    return _start_fuse(os.path.basename(mp), mp, cmd, paths, workdir)  # its own log file
 
 
 def mount_bare(workdir: str, mp: str, mem_size: int = MEM_SIZE, stats: bool = False) -> Mount:
@@ -324,10 +356,14 @@ class BenchError(Exception):
 DD_RE = re.compile(r"^(\d+) bytes .* copied, ([0-9.eE+-]+) s", re.M)
 
 
-def run_dd(src: str, dst: str, bs: int, count: int, write: bool) -> tuple[int, float]:
+def run_dd(src: str, dst: str, bs: int, count: int, write: bool,
+           conv: tuple[str, ...] = ()) -> tuple[int, float]:
+    """``write``: conv=notrunc (overwrite in place); ``conv``: more (fsync: dd's time then
+    includes the fsync before it closes)."""
     cmd = ["dd", f"if={src}", f"of={dst}", f"bs={bs}", f"count={count}"]
-    if write:
-        cmd.append("conv=notrunc")
+    convs = (("notrunc",) if write else ()) + tuple(conv)
+    if convs:
+        cmd.append("conv=" + ",".join(convs))
     res = subprocess.run(cmd, capture_output=True, text=True, env=C_ENV, timeout=600)
     m = DD_RE.search(res.stderr)
     if res.returncode != 0 or not m:
@@ -423,6 +459,198 @@ def read_status(pid: int) -> dict[str, int]:
     return out
 
 
+# ---- the hook, durability and xattr sections: helpers --------------------------------------------
+
+NAN = float("nan")
+HOOK_RULE = "path=nomatch-{k} op=read,write action=eio"  # matches no node of the tree
+# column -> the mount it runs on; "iofs-reader" is the default mount with a trace reader attached
+HOOK_MOUNTS = {"bare": "bare", "iofs": "iofs-hook", "iofs-notrace": "iofs-notrace",
+               "iofs-rules": "iofs-rules", "iofs-reader": "iofs-hook"}
+HOOK_COLUMNS = {
+    "bare": "scripts/bench_bare_fs.py",
+    "iofs": "iofs as mounted by default: trace recording on, no rules, no reader",
+    "iofs-notrace": "iofs with [options] trace = false",
+    "iofs-rules": "iofs with N rules added through .iofs/faults that match no request",
+    "iofs-reader": "the default iofs mount while `cat MNT/.iofs/trace > /dev/null` follows the trace",
+}
+HOOK_RATIOS = [("iofs", "bare"), ("iofs-notrace", "bare"), ("iofs-rules", "bare"),
+               ("iofs-reader", "bare"), ("iofs-reader", "iofs")]
+
+
+def set_affinity(pid: int, cpus: set[int]) -> None:
+    """Every thread of process ``pid`` on ``cpus`` (threads it starts later inherit it)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(tid), cpus)
+
+
+def pick_cpu() -> int | None:
+    """The CPU the pinned sections use: the last one this process may run on (None: only one)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return cpus[-1] if len(cpus) > 1 else None
+
+
+def _reader_affinity() -> None:
+    """The trace reader runs beside the pinned CPU, not on it (it would take turns with dd)."""
+    allowed = set(range(os.cpu_count() or 1))
+    mine = os.sched_getaffinity(0)
+    rest = allowed - mine
+    if rest:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, rest)
+
+
+def paired(a: list[float], b: list[float], fn: Callable[[float, float], float]) -> float | None:
+    """Median over rounds of fn(a[i], b[i]) (rounds where both are there)."""
+    vs = [fn(x, y) for x, y in zip(a, b) if x == x and y == y and x > 0 and y > 0]
+    return statistics.median(vs) if vs else None
+
+
+def read_file(path: str) -> str:
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
+def add_rules(m: Mount, lines: list[str]) -> list[int]:
+    """Add fault rules through the control file, in one write (all or nothing); their ids."""
+    fd = os.open(os.path.join(m.mountpoint, ".iofs", "faults"), os.O_RDWR)
+    try:
+        os.write(fd, "".join(line + "\n" for line in lines).encode())
+        reply = os.read(fd, 1 << 16).decode()
+    finally:
+        os.close(fd)
+    ids = [int(x) for x in reply.split()]
+    if len(ids) != len(lines):
+        raise BenchError(f"{len(lines)} rules written, the reply was {reply!r}")
+    return ids
+
+
+def fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def unsynced_bytes(m: Mount) -> int:
+    """What the mount's ``.iofs/unsynced`` says: bytes a crash would change, summed."""
+    text = read_file(os.path.join(m.mountpoint, ".iofs", "unsynced"))
+    return sum(int(line.split()[0]) for line in text.splitlines() if line.strip())
+
+
+def _read_trace_nonblock(fd: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 20)
+        except BlockingIOError:
+            return b"".join(chunks)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def getxattr_per_write(m: Mount, blocks: int = 64) -> float:
+    """getxattr requests the daemon saw per write(2) of ``blocks`` 4 KiB writes to a new file
+    (counted in the trace: read to its end before, and what came during, after)."""
+    name = "xattr-probe.dat"
+    path = os.path.join(m.paths["dir"], name)
+    fd = os.open(os.path.join(m.mountpoint, ".iofs", "trace"), os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        _read_trace_nonblock(fd)
+        run_dd("/dev/zero", path, 4 * KIB, blocks, write=False)
+        events = [json.loads(line) for line in _read_trace_nonblock(fd).splitlines() if line.strip()]
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    rel = os.path.relpath(path, m.mountpoint)
+    if not any(e.get("path") == rel for e in events):
+        raise BenchError(f"the trace shows no request on {rel}")
+    return sum(1 for e in events if e.get("op") == "getxattr" and e.get("path") == rel) / blocks
+
+
+class TraceFollower:
+    """``cat MNT/.iofs/trace > /dev/null`` around a sample: started, given the time to read
+    what the ring already holds (until its read count has stood still for ``settle`` s: it
+    sleeps in a read at the end of the ring), then stopped."""
+
+    def __init__(self, mountpoint: str, settle: float = 0.1, timeout: float = 30) -> None:
+        self.path = os.path.join(mountpoint, ".iofs", "trace")
+        self.real = os.path.realpath(self.path)  # as /proc/PID/fd shows it
+        self.settle, self.timeout = settle, timeout
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "TraceFollower":
+        self.proc = subprocess.Popen(["cat", self.path], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True, preexec_fn=_reader_affinity)
+        try:
+            self._caught_up()
+        except BaseException:
+            self._stop()
+            raise
+        return self
+
+    def _rchar(self) -> int | None:
+        try:
+            with open(f"/proc/{self.proc.pid}/io") as f:
+                for line in f:
+                    if line.startswith("rchar:"):
+                        return int(line.split()[1])
+        except OSError:
+            return None
+        return None
+
+    def _opened(self) -> bool:
+        fds = f"/proc/{self.proc.pid}/fd"
+        try:
+            return any(os.readlink(os.path.join(fds, fd)) == self.real for fd in os.listdir(fds))
+        except OSError:
+            return False
+
+    def _caught_up(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        last, since = None, time.monotonic()
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"the trace reader (cat {self.path}) exited with status "
+                                 f"{self.proc.returncode}")
+            now = time.monotonic()
+            if not self._opened():
+                since = now
+            else:
+                r = self._rchar()
+                if r is None:  # /proc/PID/io unreadable: give it time instead
+                    time.sleep(1.0)
+                    return
+                if r != last:
+                    last, since = r, now
+                elif now - since >= self.settle:
+                    return
+            time.sleep(0.01)
+        raise BenchError(f"the trace reader did not catch up within {self.timeout:.0f} s")
+
+    def _stop(self) -> None:
+        p = self.proc
+        if p is None or p.poll() is not None:
+            return
+        p.terminate()
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=5)
+
+    def __exit__(self, et: Any, ev: Any, tb: Any) -> bool:
+        died = self.proc is not None and self.proc.poll() is not None
+        self._stop()
+        if died and et is None:
+            raise BenchError(f"the trace reader exited during the sample (status {self.proc.returncode})")
+        return False
+
+
 # ---- the run ----------------------------------------------------------------------------------
 
 def median(xs: list[float]) -> float | None:
@@ -460,6 +688,31 @@ class Runner:
         self.mounts: dict[str, Mount] = {}
         self.fs_info: dict[str, dict[str, Any]] = {}
         self.errors: list[str] = []
+        self.pin: int | None = None  # the CPU of the hook/durability/xattr sections (None: off)
+
+    @contextlib.contextmanager
+    def pinned(self, *running: str):
+        """The section on one CPU: this process (so the dd it starts and the daemons it mounts
+        inherit it) and the already running daemons ``running``; put back after. On a 2-core
+        VM, whether dd and the daemon happen to share a core moves 4 KiB dd by 2-3x, far more
+        than the costs measured here; pinned, the rounds agree within a few per cent."""
+        cpu = self.pin
+        if cpu is None:
+            yield
+            return
+        mine = os.sched_getaffinity(0)
+        others = {n: (self.mounts[n].pid, os.sched_getaffinity(self.mounts[n].pid))
+                  for n in running if n in self.mounts and self.mounts[n].pid}
+        try:
+            os.sched_setaffinity(0, {cpu})
+            for pid, _ in others.values():
+                set_affinity(pid, {cpu})
+            yield
+        finally:
+            os.sched_setaffinity(0, mine)
+            for pid, cpus in others.values():
+                with contextlib.suppress(OSError):
+                    set_affinity(pid, cpus)
 
     def error(self, msg: str) -> None:
         log("ERROR " + msg)
@@ -634,6 +887,296 @@ class Runner:
                 m.close()
         return rows
 
+    # -- helpers of the hook, durability and xattr sections --
+    def mount_extra(self, name: str, config_text: str | None) -> Mount | None:
+        """A fresh iofs mount of a section (unmounted at its end, and on any failure)."""
+        try:
+            m = mount_iofs(self.workdir, os.path.join(self.workdir, name), config_text)
+        except (MountError, OSError, subprocess.SubprocessError) as exc:
+            self.fs_info[name] = {"available": False, "note": str(exc)}
+            self.error(f"{name}: {exc}")
+            return None
+        self.stack.callback(m.close)
+        self.mounts[name] = m
+        self.fs_info[name] = {"available": True, "note": m.note, "mountpoint": m.mountpoint}
+        log(f"mounted {name} at {m.mountpoint} (pid {m.pid})")
+        return m
+
+    def unmount(self, *names: str) -> None:
+        for n in names:
+            m = self.mounts.pop(n, None)
+            if m is not None:
+                m.close()
+
+    def alternate(self, label: str, cols: dict[str, str], sample: Callable[[str], float],
+                  reps: int | None = None) -> dict[str, list[float]]:
+        """``cols``: column -> the mount it runs on. Rounds alternate the columns (the order
+        rotated per round); a failed sample is NaN, so the rounds stay aligned."""
+        names = list(cols)
+        samples: dict[str, list[float]] = {n: [] for n in names}
+        for rep in range(reps or self.s.reps):
+            for n in self.order(names, rep):
+                if not self.usable(cols[n]):
+                    samples[n].append(NAN)
+                    continue
+                try:
+                    samples[n].append(sample(n))
+                except (BenchError, OSError, subprocess.SubprocessError) as exc:
+                    samples[n].append(NAN)
+                    self.error(f"{label} on {n}: {exc}")
+        return samples
+
+    # -- the fault and trace hook --
+    def run_hook(self) -> dict:
+        """dd of zero and mem0, 4 KiB and 1 MiB: bare, iofs as it mounts by default (trace
+        recording on, no rules), with ``trace = false``, with N rules that match nothing, and
+        with a trace reader attached (the default mount, ``cat .iofs/trace`` running)."""
+        s = self.s
+        n_rules = s.hook_rules
+        out: dict[str, Any] = {"rules": n_rules, "rule": HOOK_RULE, "columns": HOOK_COLUMNS, "rows": []}
+        if "bare" not in self.mounts:
+            self.error("hook: the bare fs is not mounted")
+        out["pinned_cpu"] = self.pin
+        with self.pinned("bare"):
+            self._run_hook(out, n_rules)
+        return out
+
+    def _run_hook(self, out: dict[str, Any], n_rules: int) -> None:
+        self.mount_extra("iofs-hook", None)
+        self.mount_extra("iofs-notrace", tree_with(trace=False))
+        rules_m = self.mount_extra("iofs-rules", None)
+        try:
+            if rules_m is not None:
+                try:
+                    add_rules(rules_m, [HOOK_RULE.format(k=k) for k in range(n_rules)])
+                except (BenchError, OSError) as exc:
+                    self.error(f"hook: adding {n_rules} rules: {exc}")
+                    self.unmount("iofs-rules")
+            cols = {c: mnt for c, mnt in HOOK_MOUNTS.items() if mnt in self.mounts}
+            for mnt in set(cols.values()):  # fault in every store once
+                with contextlib.suppress(BenchError):
+                    dd_sample(self.mounts[mnt], "write", "mem", MIB, MEM_SIZE)
+            for op in ("read", "write"):
+                for target in ("zero", "mem"):
+                    for bs in (4 * KIB, MIB):
+                        out["rows"].append(self._hook_row(cols, op, target, bs, n_rules))
+            # one cost over all 4 KiB rows: the median of every row's per-round costs (a 4 KiB
+            # request takes 30-60 µs, so one row's rounds alone leave the per-rule cost ±0.3 µs)
+            small = [r for r in out["rows"] if r["bs"] == 4 * KIB]
+            for key, a, b, per in (("rule_us", "iofs-rules", "iofs", n_rules),
+                                   ("trace_us", "iofs", "iofs-notrace", 1),
+                                   ("reader_us", "iofs-reader", "iofs", 1)):
+                vs = [(r["bs"] / x - r["bs"] / y) / per for r in small
+                      for x, y in zip(r["samples"].get(a, []), r["samples"].get(b, []))
+                      if x == x and y == y and x > 0 and y > 0]
+                out[f"{key}_4k"] = statistics.median(vs) if vs else None
+            if rules_m is not None and "iofs-rules" in self.mounts:
+                listing = read_file(os.path.join(rules_m.mountpoint, ".iofs", "faults"))
+                hits = [int(h) for h in re.findall(r"\bhits=(\d+)", listing)]
+                out["rule_hits"] = sum(hits)
+                if len(hits) != n_rules or any(hits):
+                    self.error(f"hook: the rules that should match nothing: {listing.strip()!r}")
+        finally:
+            self.unmount("iofs-hook", "iofs-notrace", "iofs-rules")
+
+    def _hook_row(self, cols: dict[str, str], op: str, target: str, bs: int, n_rules: int) -> dict:
+        total = self.s.dd_bytes[bs]
+        label = f"dd {op} {target} {human(bs)}"
+
+        def sample(col: str) -> float:
+            m = self.mounts[cols[col]]
+            if col == "iofs-reader":
+                with TraceFollower(m.mountpoint):
+                    return dd_sample(m, op, target, bs, total)
+            return dd_sample(m, op, target, bs, total)
+
+        samples = self.alternate(f"hook {label}", cols, sample)
+        med = {n: median(v) for n, v in samples.items()}
+        ratios = {f"{a}/{b}": paired_ratio(samples[a], samples[b]) if a in samples and b in samples
+                  else None for a, b in HOOK_RATIOS}
+        got = lambda c: samples.get(c, [])  # noqa: E731
+        costs = {  # µs per request; a difference of two noisy times, so it may come out < 0
+            "request_us": {n: bs / v if v else None for n, v in med.items()},
+            "rule_us": paired(got("iofs-rules"), got("iofs"), lambda r, d: (bs / r - bs / d) / n_rules),
+            "trace_us": paired(got("iofs"), got("iofs-notrace"), lambda d, t: bs / d - bs / t),
+            "reader_us": paired(got("iofs-reader"), got("iofs"), lambda r, d: bs / r - bs / d),
+        }
+        log(f"hook {label}: " + ", ".join(f"{n} {v:.0f}" for n, v in med.items() if v)
+            + (f"; rule {costs['rule_us']:.2f} µs" if costs["rule_us"] is not None else ""))
+        return {"test": label, "tool": "dd", "op": op, "target": target, "bs": bs, "bytes": total,
+                "unit": "MB/s", "samples": samples, "median": med, "ratio": ratios, **costs}
+
+    # -- durability --
+    def run_durability(self) -> dict:
+        """Sequential writes to a new regular file (then fsync), and a rewrite in place without
+        fsync, with ``durability`` off and on; the daemons' RSS as a file is appended to and
+        then rewritten (fresh daemons, measured first)."""
+        with self.pinned():
+            out = self._run_durability()
+        out["pinned_cpu"] = self.pin
+        return out
+
+    def _run_durability(self) -> dict:
+        cols = {"off": "iofs-dur-off", "on": "iofs-dur"}
+        self.mount_extra("iofs-dur-off", None)
+        self.mount_extra("iofs-dur", tree_with(durability=True))
+        out: dict[str, Any] = {"rows": [], "memory": [], "extra": None}
+        try:
+            cols = {c: mnt for c, mnt in cols.items() if mnt in self.mounts}
+            for c, mnt in cols.items():
+                try:
+                    out["memory"].append(self._durability_memory(c, self.mounts[mnt]))
+                except (BenchError, OSError, subprocess.SubprocessError) as exc:
+                    self.error(f"durability memory on {mnt}: {exc}")
+            mem = {r["durability"]: r for r in out["memory"]}
+            if "on" in mem and "off" in mem:
+                S = mem["on"]["bytes"]
+                extra = {k: (mem["on"][f"{k}_growth_kib"] - mem["off"][f"{k}_growth_kib"]) * KIB
+                         for k in ("append", "rewrite")}
+                out["extra"] = {
+                    "bytes": S,
+                    "append_extra_bytes": extra["append"],
+                    "rewrite_extra_bytes": extra["rewrite"],
+                    "rewrite_extra_per_byte": extra["rewrite"] / S,
+                    "unsynced_after_rewrite": mem["on"]["unsynced_after_rewrite"],
+                    # the issue's bound: the unsynced bytes plus the blocks they replaced
+                    "bound_bytes": mem["on"]["unsynced_after_rewrite"] + S,
+                }
+            for bs in (MIB, 128 * KIB, 4 * KIB):
+                out["rows"].append(self._durability_row(cols, bs))
+            out["rows"].append(self._durability_rewrite_row(cols))
+        finally:
+            self.unmount(*cols.values())
+        return out
+
+    def _durability_memory(self, col: str, m: Mount) -> dict:
+        S = self.s.dur_mem_bytes
+        path = os.path.join(m.paths["dir"], "rss.dat")
+        rss = [read_status(m.pid)["VmRSS"]]
+        run_dd("/dev/zero", path, MIB, S // MIB, write=False)  # append S bytes, no fsync
+        rss.append(read_status(m.pid)["VmRSS"])
+        unsynced_append = unsynced_bytes(m) if col == "on" else 0
+        fsync_path(path)
+        rss.append(read_status(m.pid)["VmRSS"])
+        run_dd("/dev/zero", path, MIB, S // MIB, write=True)  # rewrite in place, no fsync
+        rss.append(read_status(m.pid)["VmRSS"])
+        unsynced_rewrite = unsynced_bytes(m) if col == "on" else 0
+        fsync_path(path)
+        rss.append(read_status(m.pid)["VmRSS"])
+        os.unlink(path)
+        row = {"durability": col, "fs": os.path.basename(m.mountpoint), "bytes": S,
+               "rss_kib": rss, "append_growth_kib": rss[1] - rss[0],
+               "rewrite_growth_kib": rss[3] - rss[2],
+               "unsynced_after_append": unsynced_append, "unsynced_after_rewrite": unsynced_rewrite}
+        log(f"durability {col}: RSS +{row['append_growth_kib'] / 1024:.1f} MiB appending "
+            f"{human(S)}, +{row['rewrite_growth_kib'] / 1024:.1f} MiB rewriting it")
+        return row
+
+    def _durability_row(self, cols: dict[str, str], bs: int) -> dict:
+        total = self.s.dur_bytes[bs]
+        label = f"dd write {human(bs)}, new file, conv=fsync"
+
+        def sample(col: str) -> float:
+            path = os.path.join(self.mounts[cols[col]].paths["dir"], "seq.dat")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            nbytes, secs = run_dd("/dev/zero", path, bs, total // bs, write=False, conv=("fsync",))
+            return nbytes / secs / 1e6 if secs > 0 else NAN
+
+        self._warm_up(cols, sample)
+        samples = self.alternate(f"durability {label}", cols, sample)
+        for mnt in cols.values():
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.mounts[mnt].paths["dir"], "seq.dat"))
+        return self._pair_row(label, "write", bs, total, samples, "on/off", ("on", "off"))
+
+    def _durability_rewrite_row(self, cols: dict[str, str]) -> dict:
+        total = self.s.dur_rewrite_bytes
+        label = f"dd rewrite {human(total)} in place, 1M, no fsync"
+        for mnt in list(cols.values()):
+            path = os.path.join(self.mounts[mnt].paths["dir"], "rewrite.dat")
+            try:
+                run_dd("/dev/zero", path, MIB, total // MIB, write=False, conv=("fsync",))
+            except (BenchError, subprocess.SubprocessError) as exc:
+                self.error(f"durability rewrite setup on {mnt}: {exc}")
+
+        def sample(col: str) -> float:
+            path = os.path.join(self.mounts[cols[col]].paths["dir"], "rewrite.dat")
+            fsync_path(path)  # durable again: the journal starts empty
+            nbytes, secs = run_dd("/dev/zero", path, MIB, total // MIB, write=True)
+            return nbytes / secs / 1e6 if secs > 0 else NAN
+
+        self._warm_up(cols, sample)
+        samples = self.alternate(f"durability {label}", cols, sample)
+        return self._pair_row(label, "rewrite", MIB, total, samples, "on/off", ("on", "off"))
+
+    def _warm_up(self, cols: dict[str, str], sample: Callable[[str], float]) -> None:
+        """One untimed sample per column: the first after the RSS runs freed hundreds of MiB
+        (the allocator gives pages back and takes them again) ran at 0.3-0.6 of the rest."""
+        for c, mnt in cols.items():
+            if self.usable(mnt):
+                with contextlib.suppress(BenchError, OSError, subprocess.SubprocessError):
+                    sample(c)
+
+    @staticmethod
+    def _pair_row(label: str, op: str, bs: int, total: int, samples: dict[str, list[float]],
+                  key: str, pair: tuple[str, str]) -> dict:
+        med = {n: median(v) for n, v in samples.items()}
+        r = paired_ratio(samples.get(pair[0], []), samples.get(pair[1], []))
+        log(f"{label}: " + ", ".join(f"{n} {v:.0f}" for n, v in med.items() if v)
+            + (f"; {key} {r:.2f}" if r is not None else ""))
+        return {"test": label, "tool": "dd", "op": op, "bs": bs, "bytes": total, "unit": "MB/s",
+                "samples": samples, "median": med, "ratio": {key: r}}
+
+    # -- xattr --
+    def run_xattr(self) -> dict:
+        """4 KiB writes to a new regular file with ``xattr`` on (the default) and off, in the
+        default write-through mode and with ``writeback_cache = true``; and how many
+        getxattr requests the daemon saw per write(2) (from the trace)."""
+        with self.pinned():
+            out = self._run_xattr()
+        out["pinned_cpu"] = self.pin
+        return out
+
+    def _run_xattr(self) -> dict:
+        s = self.s
+        modes = {"write-through": {}, "writeback": {"writeback_cache": True}}
+        names = {}
+        for mode, opts in modes.items():
+            tag = "wb-" if opts else ""
+            names[mode] = {"xattr": f"iofs-{tag}xattr", "noxattr": f"iofs-{tag}noxattr"}
+            self.mount_extra(names[mode]["xattr"], tree_with(**opts) if opts else None)
+            self.mount_extra(names[mode]["noxattr"], tree_with(**opts, xattr=False))
+        out: dict[str, Any] = {"rows": []}
+        try:
+            for mode in modes:
+                cols = {c: mnt for c, mnt in names[mode].items() if mnt in self.mounts}
+                probe = {}
+                for c, mnt in cols.items():  # first, on a trace still short to read
+                    try:
+                        probe[c] = getxattr_per_write(self.mounts[mnt])
+                    except (BenchError, OSError, subprocess.SubprocessError) as exc:
+                        self.error(f"xattr probe on {mnt}: {exc}")
+                total = s.xattr_bytes[mode]
+                label = f"dd write 4k, new file, {mode}"
+
+                def sample(col: str, cols: dict[str, str] = cols, total: int = total) -> float:
+                    path = os.path.join(self.mounts[cols[col]].paths["dir"], "xattr.dat")
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+                    nbytes, secs = run_dd("/dev/zero", path, 4 * KIB, total // (4 * KIB), write=False)
+                    return nbytes / secs / 1e6 if secs > 0 else NAN
+
+                samples = self.alternate(f"xattr {label}", cols, sample)
+                row = self._pair_row(label, "write", 4 * KIB, total, samples, "noxattr/xattr",
+                                     ("noxattr", "xattr"))
+                row["mode"] = mode
+                row["getxattr_per_write"] = probe
+                out["rows"].append(row)
+        finally:
+            self.unmount(*(n for pair in names.values() for n in pair.values()))
+        return out
+
     def bare_request_sizes(self) -> dict[str, int] | None:
         """The largest requests the bare fs saw (it prints them when it unmounts)."""
         m = self.mounts.pop("bare", None)
@@ -695,6 +1238,23 @@ def targets(result: dict) -> list[dict]:
         add(f"uiomove 1 MiB over {nvec} iovecs / slice copy", v["ratio"], "<=", v["target"])
     if "request_4k_us" in u:
         add("4 KiB request path (µs)", u["request_4k_us"]["us"], "<=", u["request_4k_us"]["target"])
+    h = result.get("hook") or {}
+    hook = {(r["op"], r["target"], r["bs"]): r for r in h.get("rows", [])}
+    if hook:
+        add("a rule that does not match, per request, dd 4k of zero and mem0 (µs)",
+            h.get("rule_us_4k"), "<=", 1.0)
+    r = hook.get(("read", "zero", 4 * KIB))
+    if r is not None:
+        add("dd read zero 4k, trace reader attached / none", r["ratio"]["iofs-reader/iofs"], ">=", 0.70)
+    d = result.get("durability") or {}
+    for r in d.get("rows", []):
+        if r["op"] == "write":
+            add(f"durability on/off: {r['test']}", r["ratio"]["on/off"], ">=", 0.7)
+    x = d.get("extra")
+    if x:
+        add(f"durability: extra RSS rewriting {human(x['bytes'])} in place / bytes rewritten "
+            "(limit: unsynced + replaced)", x["rewrite_extra_per_byte"], "<=",
+            round(x["bound_bytes"] / x["bytes"], 2))
     full = not result["settings"]["quick"]
     for r in result["memory"]:
         if r["fs"] != "iofs":
@@ -727,7 +1287,9 @@ def markdown(result: dict) -> str:
                "ratios are medians of the per-round ratios. "
                f"{result['host']['cpus']} CPUs, Linux {result['host']['kernel']}, Python "
                f"{result['host']['python']}, pyfuse3 {result['host']['pyfuse3']}, "
-               f"{result['host'].get('fio') or 'no fio'}.")
+               f"{result['host'].get('fio') or 'no fio'}; load average (1 min) "
+               f"{result['host']['loadavg_start'][0]} at the start, "
+               f"{result['host'].get('loadavg_end', ['?'])[0]} at the end.")
     out.append("")
     for n in FS_ORDER:
         info = result["filesystems"].get(n)
@@ -788,6 +1350,7 @@ def markdown(result: dict) -> str:
         out.append("")
     elif u and "error" in u:
         out += [f"uiomove microbenchmark failed: {u['error']}", ""]
+    out += markdown_sections(result)
     out += ["### targets", "", "| target | value | limit | met |", "|---|---:|---:|---|"]
     for t in result["targets"]:
         met = {True: "yes", False: "**no**", None: "–"}[t["met"]]
@@ -798,6 +1361,85 @@ def markdown(result: dict) -> str:
     if result["errors"]:
         out += ["", "### errors", ""] + [f"- {e}" for e in result["errors"]]
     return "\n".join(out) + "\n"
+
+
+def _pin_note(section: dict) -> str:
+    cpu = section.get("pinned_cpu")
+    return f"; dd and the daemons pinned to CPU {cpu}" if cpu is not None else ""
+
+
+def markdown_sections(result: dict) -> list[str]:
+    """The hook, durability and xattr tables."""
+    out: list[str] = []
+    h = result.get("hook")
+    if h and h["rows"]:
+        cols = [c for c in HOOK_MOUNTS if any(r["median"].get(c) for r in h["rows"])]
+        heads = {"bare": "bare", "iofs": "iofs (default)", "iofs-notrace": "trace = false",
+                 "iofs-rules": f"{h['rules']} rules", "iofs-reader": "trace reader"}
+        ratios = [f"{a}/{b}" for a, b in HOOK_RATIOS]
+        rhead = {"iofs/bare": "default/bare", "iofs-notrace/bare": "no trace/bare",
+                 "iofs-rules/bare": "rules/bare", "iofs-reader/bare": "reader/bare",
+                 "iofs-reader/iofs": "reader/default"}
+        out += [f"### fault and trace hook (MB/s; {h['rules']} rules `{h['rule'].format(k='K')}`, "
+                "K = 0.., that match nothing; the trace reader is `cat MNT/.iofs/trace > /dev/null`"
+                f"{_pin_note(h)})", "",
+                "| dd | " + " | ".join(heads[c] for c in cols) + " | "
+                + " | ".join(rhead[q] for q in ratios) + " |",
+                "|---|" + "---:|" * (len(cols) + len(ratios))]
+        for r in h["rows"]:
+            out.append(f"| {r['test'][3:]} | " + " | ".join(fmt(r["median"].get(c)) for c in cols) + " | "
+                       + " | ".join(fmt(r["ratio"].get(q), 2) for q in ratios) + " |")
+        out += ["", "| dd | µs per request (default) | per rule that does not match | trace recording "
+                "| trace reader |", "|---|---:|---:|---:|---:|"]
+        for r in h["rows"]:
+            out.append(f"| {r['test'][3:]} | {fmt(r['request_us'].get('iofs'), 2)} | "
+                       f"{fmt(r['rule_us'], 2)} | {fmt(r['trace_us'], 2)} | {fmt(r['reader_us'], 2)} |")
+        out.append(f"| all 4k rows | | {fmt(h.get('rule_us_4k'), 2)} | {fmt(h.get('trace_us_4k'), 2)} | "
+                   f"{fmt(h.get('reader_us_4k'), 2)} |")
+        out += ["", "(µs per request: request size / throughput. The costs are medians of per-round "
+                "differences per request: rules minus default, over the number of rules; default minus "
+                "trace = false; reader minus default. At 1M they are lost in the noise.)", ""]
+    d = result.get("durability")
+    if d and d["rows"]:
+        out += [f"### durability (regular file under tmp/, write-through; MB/s{_pin_note(d)})", "",
+                "| test | durability off | durability on | on/off |", "|---|---:|---:|---:|"]
+        for r in d["rows"]:
+            out.append(f"| {r['test']} | {fmt(r['median'].get('off'))} | {fmt(r['median'].get('on'))} | "
+                       f"{fmt(r['ratio'].get('on/off'), 2)} |")
+        out.append("")
+        mem = {r["durability"]: r for r in d.get("memory", [])}
+        if mem:
+            S = next(iter(mem.values()))["bytes"]
+            mib = lambda kib: fmt(kib / 1024, 1) if kib is not None else "–"  # noqa: E731
+            out += [f"| daemon RSS growth (MiB), fresh mounts | durability off | durability on |",
+                    "|---|---:|---:|",
+                    f"| appending {human(S)} to a new file (no fsync) | "
+                    f"{mib(mem.get('off', {}).get('append_growth_kib'))} | "
+                    f"{mib(mem.get('on', {}).get('append_growth_kib'))} |",
+                    f"| then fsync, and rewriting those {human(S)} in place (no fsync) | "
+                    f"{mib(mem.get('off', {}).get('rewrite_growth_kib'))} | "
+                    f"{mib(mem.get('on', {}).get('rewrite_growth_kib'))} |"]
+            x = d.get("extra")
+            if x:
+                out.append(f"| extra for durability after the rewrite (on − off) / bytes rewritten | | "
+                           f"{x['rewrite_extra_per_byte']:.3f} |")
+                out.append(f"| unsynced bytes after the rewrite (`.iofs/unsynced`) | | "
+                           f"{fmt(x['unsynced_after_rewrite'] / MIB, 1)} MiB |")
+            out.append("")
+    x = result.get("xattr")
+    if x and x["rows"]:
+        out += ["### xattr: the kernel's getxattr(\"security.capability\") before each write(2) (MB/s"
+                f"{_pin_note(x)})", "",
+                "| dd write 4k, new regular file | xattr = true (default) | xattr = false | false/true "
+                "| getxattr per write(2), true / false |", "|---|---:|---:|---:|---:|"]
+        for r in x["rows"]:
+            g = r.get("getxattr_per_write", {})
+            out.append(f"| {r['mode']}{' (writeback_cache = true)' if r['mode'] == 'writeback' else ''} | "
+                       f"{fmt(r['median'].get('xattr'))} | {fmt(r['median'].get('noxattr'))} | "
+                       f"{fmt(r['ratio'].get('noxattr/xattr'), 2)} | "
+                       f"{fmt(g.get('xattr'), 2)} / {fmt(g.get('noxattr'), 2)} |")
+        out.append("")
+    return out
 
 
 def plot(result: dict, path: str) -> None:
@@ -831,9 +1473,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, help="rounds per test (default: dd 5, fio 3; --quick: 2, 1)")
     ap.add_argument("--json", metavar="FILE", help="write the raw numbers as JSON")
     ap.add_argument("--plot", metavar="FILE.png", help="a bar chart (needs matplotlib)")
-    ap.add_argument("--only", action="append", choices=["dd", "fio", "memory", "uiomove"],
+    ap.add_argument("--only", action="append", choices=PARTS,
                     help="run only these parts (repeatable)")
     ap.add_argument("--no-example", action="store_true", help="leave pyfuse3's example tmpfs out")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="do not pin the hook, durability and xattr sections (dd and daemons) to one CPU")
     ap.add_argument("--fetch-example", action="store_true",
                     help="fetch pyfuse3's example tmpfs even with --quick")
     args = ap.parse_args(argv)
@@ -847,7 +1491,7 @@ def main(argv: list[str] | None = None) -> int:
         if not shutil.which(tool):
             print(f"bench: {tool} is missing", file=sys.stderr)
             return 2
-    parts = set(args.only or ["dd", "fio", "memory", "uiomove"])
+    parts = set(args.only or PARTS)
     s = Settings.make(args.quick, args.reps)
     t0 = time.monotonic()
 
@@ -861,8 +1505,10 @@ def main(argv: list[str] | None = None) -> int:
                      "fio_file_size": s.fio_file_size,
                      "stream_bytes": s.stream_bytes, "memdev_size": s.memdev_size},
         "host": {"kernel": platform.release(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                 "pyfuse3": pyfuse3.__version__, "fio": fio},
+                 "pyfuse3": pyfuse3.__version__, "fio": fio,
+                 "loadavg_start": [round(x, 2) for x in os.getloadavg()]},
         "filesystems": {}, "request_sizes": None, "dd": [], "fio": [], "memory": [], "uiomove": None,
+        "hook": None, "durability": None, "xattr": None,
         "targets": [], "errors": [],
     }
 
@@ -875,9 +1521,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with contextlib.ExitStack() as stack:
             runner = Runner(s, workdir, stack)
+            runner.pin = None if args.no_pin else pick_cpu()
+            result["settings"]["pin_cpu"] = runner.pin
             if "uiomove" in parts:  # first: a microbenchmark wants the quiet machine it finds
                 result["uiomove"] = run_uiomove(s.uiomove_rounds, workdir)
-            if parts & {"dd", "fio"}:
+            if parts & {"dd", "fio", "hook"}:
                 script, note = (None, "left out (--no-example)") if args.no_example else \
                     find_example(fetch=(not s.quick or args.fetch_example) and "fio" in parts,
                                  timeout=30 if s.quick else 60)
@@ -890,11 +1538,17 @@ def main(argv: list[str] | None = None) -> int:
                     else:
                         result["fio_note"] = "fio is not installed (Debian package fio): left out"
                         runner.error(result["fio_note"])
+                if "hook" in parts:
+                    result["hook"] = runner.run_hook()
                 result["request_sizes"] = runner.bare_request_sizes()
                 stack.close()  # unmount before the memory runs
+            if "durability" in parts:
+                result["durability"] = runner.run_durability()
+            if "xattr" in parts:
+                result["xattr"] = runner.run_xattr()
             if "memory" in parts:
-                if not runner.fs_info:
-                    runner.fs_info = {"iofs": {"available": True}, "bare": {"available": True}}
+                for n in ("iofs", "bare"):  # not mounted above (--only): mounted fresh here
+                    runner.fs_info.setdefault(n, {"available": True})
                 result["memory"] = runner.run_memory()
             result["filesystems"] = runner.fs_info
             result["errors"] = runner.errors
@@ -910,6 +1564,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     result["targets"] = targets(result)
     result["seconds"] = round(time.monotonic() - t0, 1)
+    result["host"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]  # others' load: noise
     sys.stdout.write(markdown(result))
     log(f"finished in {result['seconds']} s")
     if args.json:

@@ -86,4 +86,70 @@ def test_bench_quick(tmp_path: Path) -> None:
         assert all(positive(v["ratio"]) for v in u["iovecs"].values())
         assert positive(u["request_4k_us"]["us"])
 
+    check_hook(data["hook"])
+    check_durability(data["durability"])
+    check_xattr(data["xattr"])
+    assert "### fault and trace hook" in md and "### durability" in md and "### xattr" in md
+
     assert data["targets"] and all({"target", "value", "limit", "met"} <= set(t) for t in data["targets"])
+    names = " | ".join(t["target"] for t in data["targets"])
+    for part in ("a rule that does not match", "trace reader attached", "durability on/off",
+                 "durability: extra RSS"):
+        assert part in names, names
+
+
+def finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+HOOK_COLS = ("bare", "iofs", "iofs-notrace", "iofs-rules", "iofs-reader")
+HOOK_RATIOS = ("iofs/bare", "iofs-notrace/bare", "iofs-rules/bare", "iofs-reader/bare", "iofs-reader/iofs")
+
+
+def check_hook(hook) -> None:
+    """dd of zero and mem0 at 4k and 1M: bare, iofs by default, trace = false, N rules that
+    match nothing (and did not), and a trace reader attached."""
+    assert hook and hook["rules"] > 0 and hook["rule_hits"] == 0, hook and hook.get("rule_hits")
+    assert {(r["op"], r["target"], r["bs"]) for r in hook["rows"]} == {
+        (op, target, bs) for op in ("read", "write") for target in ("zero", "mem") for bs in (4096, 1 << 20)}
+    for r in hook["rows"]:
+        for name in HOOK_COLS:
+            assert r["samples"][name] and all(positive(x) for x in r["samples"][name]), (name, r)
+            assert positive(r["median"][name]) and positive(r["request_us"][name]), (name, r)
+        for q in HOOK_RATIOS:
+            assert positive(r["ratio"][q]), (q, r)
+        for cost in ("rule_us", "trace_us", "reader_us"):  # differences of noisy times: any sign
+            assert finite(r[cost]), (cost, r)
+    for cost in ("rule_us_4k", "trace_us_4k", "reader_us_4k"):
+        assert finite(hook[cost]), (cost, hook[cost])
+
+
+def check_durability(dur) -> None:
+    """Sequential writes with durability off and on, a rewrite in place, and the daemons' RSS."""
+    assert dur and [(r["op"], r["bs"]) for r in dur["rows"]] == [
+        ("write", 1 << 20), ("write", 128 << 10), ("write", 4096), ("rewrite", 1 << 20)]
+    for r in dur["rows"]:
+        for name in ("off", "on"):
+            assert r["samples"][name] and all(positive(x) for x in r["samples"][name]), (name, r)
+            assert positive(r["median"][name]), (name, r)
+        assert positive(r["ratio"]["on/off"]), r
+    assert {r["durability"] for r in dur["memory"]} == {"off", "on"}
+    for r in dur["memory"]:
+        assert r["bytes"] > 0 and len(r["rss_kib"]) == 5 and all(positive(x) for x in r["rss_kib"]), r
+        assert positive(r["append_growth_kib"]), r  # the file's own data
+    on = next(r for r in dur["memory"] if r["durability"] == "on")
+    assert positive(on["rewrite_growth_kib"]) and positive(on["unsynced_after_rewrite"]), on
+    x = dur["extra"]
+    assert positive(x["bytes"]) and positive(x["rewrite_extra_per_byte"]) and positive(x["bound_bytes"]), x
+    assert finite(x["append_extra_bytes"]), x
+
+
+def check_xattr(xattr) -> None:
+    """4 KiB writes with xattr on and off, write-through and writeback, and the getxattr count."""
+    assert xattr and {r["mode"] for r in xattr["rows"]} == {"write-through", "writeback"}
+    for r in xattr["rows"]:
+        for name in ("xattr", "noxattr"):
+            assert r["samples"][name] and all(positive(x) for x in r["samples"][name]), (name, r)
+            assert positive(r["median"][name]), (name, r)
+            assert finite(r["getxattr_per_write"][name]) and r["getxattr_per_write"][name] >= 0, r
+        assert positive(r["ratio"]["noxattr/xattr"]), r

@@ -36,14 +36,15 @@ BLOCK = 4096
 
 class Journal:
     """The durable state of one regular file: ``durable_size`` and ``saved`` (block number ->
-    its content at the last fsync, for blocks below that size changed since)."""
+    its content at the last fsync, for blocks below that size changed since; views into one
+    copy per span kept, so a span costs its bytes and no more)."""
 
     __slots__ = ("room", "durable_size", "saved")
 
     def __init__(self, room: Durability) -> None:
         self.room = room
         self.durable_size = 0
-        self.saved: dict[int, bytes] = {}
+        self.saved: dict[int, bytes | memoryview] = {}
 
     def before_write(self, f: Any, off: int, n: int) -> None:
         """Bytes [off, off+n) are about to change: keep the durable content of their blocks."""
@@ -60,10 +61,14 @@ class Journal:
 
     def _keep(self, f: Any, first: int, last: int) -> None:
         saved, durable = self.saved, self.durable_size
-        for b in range(first, last + 1):
-            if b not in saved:
-                start = b * BLOCK
-                saved[b] = f.read_range(start, min(BLOCK, durable - start))
+        todo = [b for b in range(first, last + 1) if b not in saved]
+        if not todo:
+            return
+        lo = todo[0] * BLOCK  # one copy of the whole span, cut into blocks (no copy each)
+        span = memoryview(f.read_range(lo, min((todo[-1] + 1) * BLOCK, durable) - lo))
+        for b in todo:
+            at = b * BLOCK - lo
+            saved[b] = span[at:at + min(BLOCK, durable - b * BLOCK)]
 
     def commit(self, f: Any) -> None:
         """fsync/fdatasync: what the file holds now is durable."""

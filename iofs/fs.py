@@ -114,10 +114,22 @@ def _fail(code: int) -> pyfuse3.FUSEError:
     return pyfuse3.FUSEError(code)
 
 
+def _own_bug(exc: BaseException, name: str, args: tuple) -> pyfuse3.FUSEError:
+    """What a handler's own exception becomes: the errno of an OSError (the namespace says
+    which errno the program gets: iofs.tree raises them on purpose), else EIO, logged. What
+    must pass through (trio's Cancelled, KeyboardInterrupt) is re-raised."""
+    if isinstance(exc, guard.PASS_THROUGH):
+        raise exc
+    if isinstance(exc, OSError):
+        return _fail(exc.errno or errno.EIO)
+    log.error("%s%s failed inside iofs: EIO", name, reprlib.repr(args), exc_info=exc)
+    return _fail(errno.EIO)
+
+
 def _survives(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     """A request handler whose own bugs are EIO for that request, logged, not the daemon's end
-    (pyfuse3 stops the whole filesystem on any exception but FUSEError). An OSError is the
-    namespace saying which errno the program gets (iofs.tree raises them on purpose)."""
+    (pyfuse3 stops the whole filesystem on any exception but FUSEError). read and write do the
+    same inline, a coroutine frame less per request."""
 
     @functools.wraps(handler)
     async def survivor(self: IofsOperations, *args: Any) -> Any:
@@ -125,14 +137,8 @@ def _survives(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable
             return await handler(self, *args)
         except pyfuse3.FUSEError:
             raise
-        except OSError as exc:  # the namespace's own errno
-            raise _fail(exc.errno or errno.EIO) from None
-        except guard.PASS_THROUGH:
-            raise
-        except BaseException:
-            log.exception("%s%s failed inside iofs: EIO", handler.__name__,
-                          reprlib.repr(args))
-            raise _fail(errno.EIO) from None
+        except BaseException as exc:
+            raise _own_bug(exc, handler.__name__, args) from None
 
     return survivor
 
@@ -270,16 +276,20 @@ class IofsOperations(pyfuse3.Operations):
 
     # ---- the request path ----
 
-    @_survives
     async def read(self, fh: int, off: int, size: int) -> Any:
-        of = self._open.get(fh)
-        if of is None:
-            raise _fail(errno.EBADF)
-        if size <= 0:
-            return b""
-        if of.hook is not None:
-            return await of.hook.read(of, off, size, self._read)
-        return await self._read(of, off, size)
+        try:
+            of = self._open.get(fh)
+            if of is None:
+                raise _fail(errno.EBADF)
+            if size <= 0:
+                return b""
+            if of.hook is not None:
+                return await of.hook.read(of, off, size, self._read)
+            return await self._read(of, off, size)
+        except pyfuse3.FUSEError:
+            raise
+        except BaseException as exc:
+            raise _own_bug(exc, "read", (fh, off, size)) from None
 
     async def _read(self, of: OpenFile, off: int, size: int) -> Any:
         """d_read over ``size`` bytes at ``off``: the reply, or FUSEError."""
@@ -334,14 +344,18 @@ class IofsOperations(pyfuse3.Operations):
             if len(buf) == REPLY_BUFFER and len(bufs) < POOLED_BUFFERS:
                 bufs.append(buf)  # pyfuse3 replies before any other task can take it
 
-    @_survives
     async def write(self, fh: int, off: int, data: bytes) -> int:
-        of = self._open.get(fh)
-        if of is None:
-            raise _fail(errno.EBADF)
-        if of.hook is not None:
-            return await of.hook.write(of, off, data, self._write)
-        return await self._write(of, off, data)
+        try:
+            of = self._open.get(fh)
+            if of is None:
+                raise _fail(errno.EBADF)
+            if of.hook is not None:
+                return await of.hook.write(of, off, data, self._write)
+            return await self._write(of, off, data)
+        except pyfuse3.FUSEError:
+            raise
+        except BaseException as exc:
+            raise _own_bug(exc, "write", (fh, off, len(data))) from None
 
     async def _write(self, of: OpenFile, off: int, data: Any) -> int:
         """d_write of ``data`` at ``off``: the bytes taken, or FUSEError."""

@@ -149,8 +149,8 @@ class RegularFile(Driver):
             self.journal.commit(self)
         return 0
 
-    def read_range(self, off: int, n: int) -> bytes:
-        """The file's bytes [off, off+n), holes and what lies past the end as zeros."""
+    def read_range(self, off: int, n: int) -> bytearray:
+        """A copy of the file's bytes [off, off+n), holes and what lies past the end as zeros."""
         out = bytearray(n)
         pos = off
         while pos < off + n:
@@ -158,10 +158,11 @@ class RegularFile(Driver):
             take = min(off + n - pos, CHUNK - co)
             chunk = self.chunks.get(ci)
             if chunk is not None and co < len(chunk):
-                got = chunk[co:co + take]
-                out[pos - off:pos - off + len(got)] = got
+                got = min(take, len(chunk) - co)
+                with memoryview(chunk) as mv:
+                    out[pos - off:pos - off + got] = mv[co:co + got]
             pos += take
-        return bytes(out)
+        return out
 
     def write_range(self, off: int, data: bytes) -> None:
         """Put ``data`` at ``off`` whatever the pool says (a crash restoring what was there),

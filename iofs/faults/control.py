@@ -22,13 +22,17 @@ import errno
 import logging
 from typing import Any
 
+import trio
+
 from ..driver import IO_NDELAY, Driver, devfs_get_cdevpriv, devfs_set_cdevpriv, signal_pending
 from ..uio import uiomove
 from .hook import Hook
 from .rules import parse_rule
-from .trace import json_line, lost_line
+from .trace import BATCH_DELAY, json_line, lost_line
 
 log = logging.getLogger("iofs")
+
+BATCH = 256  # a read finding fewer events than this (and than fit) waits BATCH_DELAY for more
 
 
 class _Open:
@@ -148,8 +152,15 @@ class TraceFile(Driver):
         state = _state()
         if state.cursor is None:
             state.cursor = ring.oldest()
+        fits = max(uio.uio_resid // 200, 1)  # about that many events fill the request
+        gathered = False
         while not state.pending:
-            lost, cursor, events = ring.take(state.cursor, limit=max(uio.uio_resid // 64, 1))
+            if not gathered and ring.seq - state.cursor < min(fits, BATCH) and not ioflag & IO_NDELAY:
+                # a few events only: let more come first, so that a reader following a busy
+                # mount costs a request per batch, not per event
+                await trio.sleep(BATCH_DELAY)
+                gathered = True
+            lost, cursor, events = ring.take(state.cursor, limit=fits * 2)
             if lost or events:
                 state.cursor = cursor
                 text = (lost_line(lost) if lost else "") + "".join(json_line(ring, ev) for ev in events)

@@ -216,9 +216,12 @@ class Hook:
             self.record(op, of.path, of.td, of.comm, off, size, 0, exc.errno, t0, rule,
                         self._detail(moves, of, off, size, 0))
             raise
-        moved = result if op == "write" else len(result)
-        self.record(op, of.path, of.td, of.comm, off, size, moved, 0, t0, rule,
-                    self._detail(moves, of, off, size, moved) if moves is not None else None)
+        ring = self.ring
+        if ring is not None:  # (record(), inline: this is every read and write)
+            moved = result if op == "write" else len(result)
+            td = of.td
+            ring.add(op, of.path, td.pid, of.comm, td.uid, off, size, moved, 0, t0, _now(), rule,
+                     self._detail(moves, of, off, size, moved) if moves is not None else None)
         return result
 
     async def _shaped(self, op: str, of: Any, off: int, size: int, arg: Any, serve: Any,

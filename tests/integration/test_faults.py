@@ -527,3 +527,25 @@ def test_clear_by_id_through_the_cli(m):
     assert res.returncode == 1 and "no such rule" in one_line_error(res)
     res = run_iofs("fault", str(m.path), "list")
     assert res.stdout.startswith(f"{b} hits=0 path=null seed=")
+
+
+def test_a_rule_added_after_the_open_of_a_regular_file(m):
+    """As the docs say: the open keeps its page cache, and a short read the kernel takes from
+    iofs ends the file early for that open; an open made after the rule is direct_io and sees
+    every byte, one at a time."""
+    p = m / "tmp" / "cached"
+    p.write_bytes(b"0123456789")
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # nothing cached: reads reach iofs
+        fault(m, "path=tmp/cached op=read action=short:1")
+        assert os.read(fd, 100) == b"0"
+        assert os.read(fd, 100) == b""  # the kernel took the short read for the end
+    finally:
+        os.close(fd)
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        assert [os.read(fd, 100) for _ in range(3)] == [b"0", b"1", b"2"]
+    finally:
+        os.close(fd)
+        p.unlink()

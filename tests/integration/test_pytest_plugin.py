@@ -88,6 +88,15 @@ def test_fixtures_handles_and_teardown(pytester, no_mount_left):
             t.join()
             assert [e["op"] for e in events] == ["read"] * 3
 
+        def test_handle_extras(iofs_mount_factory):
+            m = iofs_mount_factory(durability=True)
+            assert (m / "zero") == m.path / "zero"
+            (m / "tmp" / "f").write_bytes(b"unsynced")
+            assert m.unsynced() == [(8, "tmp/f")]
+            m.fault("path=zero action=eio")
+            assert m.rules().startswith("1 hits=0 path=zero seed=")
+            assert "mounted " in m.log()
+
         def test_unmount_early(iofs_mount):
             p = iofs_mount.path
             iofs_mount.unmount()
@@ -95,7 +104,7 @@ def test_fixtures_handles_and_teardown(pytester, no_mount_left):
             iofs_mount.unmount()  # twice is fine
     ''')
     result = _run(pytester, "-v")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
 
 
 def test_a_failing_inner_test_fails_and_still_unmounts(pytester, no_mount_left):
@@ -173,3 +182,19 @@ def test_under_xdist_each_worker_has_its_own_mounts(pytester, no_mount_left):
     ''')
     result = _run(pytester, "-n", "2")
     result.assert_outcomes(passed=4)
+
+
+def test_a_mount_no_teardown_reached_is_unmounted_at_session_end(pytester, no_mount_left):
+    """The plugin's backstop: a mount still registered when the session ends (its test's
+    teardown never ran) is unmounted by pytest_sessionfinish."""
+    pytester.makepyfile(test_leak='''
+        from iofs import pytest_plugin
+        from iofs.mounting import Mount
+
+        def test_leaves_one(tmp_path):
+            m = Mount(tmp_path).start()
+            pytest_plugin._live.add(m)   # as if its fixture's teardown never came
+            assert m.mounted
+    ''')
+    result = _run(pytester)
+    result.assert_outcomes(passed=1)

@@ -353,3 +353,34 @@ def test_what_pyfuse3_cannot_do_is_a_clear_errno(m):
         assert _errno(os.write, fd, b"x") == errno.ENOSPC
     finally:
         os.close(fd)
+
+
+def test_xattr_false_answers_enosys_once_and_writes_ask_nothing(tmp_path):
+    """[options] xattr = false: extended attributes are not supported (EOPNOTSUPP), and the
+    kernel stops asking for security.capability before each write(2)."""
+    from iofs import client
+
+    cfg = '[options]\nxattr = false\n[[dir]]\npath = "tmp"\nmode = "1777"\n'
+    with mounted(tmp_path, cfg) as mnt:
+        p = mnt / "tmp" / "f"
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            for _ in range(5):
+                os.write(fd, b"x" * 100)
+        finally:
+            os.close(fd)
+        assert _errno(os.setxattr, p, "user.a", b"1") == errno.EOPNOTSUPP
+        assert _errno(os.getxattr, p, "user.a") == errno.EOPNOTSUPP
+        ops = [e["op"] for e in client.read_trace(mnt.path) if e["path"] == "tmp/f"]
+        assert ops.count("write") == 5 and ops.count("getxattr") <= 1
+    (tmp_path / "on").mkdir()
+    with mounted(tmp_path / "on") as mnt:
+        p = mnt / "tmp" / "f"
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            for _ in range(5):
+                os.write(fd, b"x" * 100)
+        finally:
+            os.close(fd)
+        ops = [e["op"] for e in client.read_trace(mnt.path) if e["path"] == "tmp/f"]
+        assert ops.count("getxattr") == 5  # xattr = true: one per write(2), as the docs say

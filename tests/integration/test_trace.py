@@ -227,3 +227,13 @@ def test_names_that_are_not_utf8_keep_the_trace_readable(m):
     finally:
         os.unlink(raw)
         (m / "tmp" / "café").unlink()
+
+
+def test_trace_detail_option(tmp_path):
+    cfg = '[options]\ntrace_detail = true\n[[device]]\npath = "zero"\ndriver = "zero"\n'
+    with mounted(tmp_path, cfg) as mnt:
+        with open(mnt / "zero", "rb", buffering=0) as f:
+            f.read(100)
+        read = [e for e in client.read_trace(mnt.path) if e["op"] == "read"][-1]
+        assert read["moves"] == [["uiomove", 100]]
+        assert read["uio_before"] == {"uio_offset": 0, "uio_resid": 100}

@@ -94,6 +94,7 @@ class Sweep:
         self._procs: set[subprocess.Popen] = set()
         self._stopping = False
         self.workdir = tempfile.mkdtemp(prefix="iofs-sweep-")
+        self.unfired = 0  # faulted runs in which the rule never fired
 
     # ---- one run ----
 
@@ -190,11 +191,15 @@ class Sweep:
         print(f"sweep: {budget} runs, {len(failures)} failing, {took:.1f} s"
               + (f", {len(cases) - budget} cases not run" if budget < len(cases) else ""),
               file=self.err, flush=True)
+        if self.unfired:
+            print(f"sweep: in {self.unfired} runs the rule never fired: the program did not make "
+                  "the same requests as in the clean run", file=self.err, flush=True)
         return 1 if failures else 0
 
     def _fault_runs(self, cases: list[Case], clean: Outcome) -> list[Case]:
         failures: list[Case] = []
         done = 0
+        self.unfired = 0
         with ThreadPoolExecutor(self.jobs) as pool:
             pending: dict[Future, Case] = {}
             todo = list(cases)
@@ -208,6 +213,8 @@ class Sweep:
                         case = pending.pop(fut)
                         outcome, _ = fut.result()
                         done += 1
+                        if not outcome.fired:
+                            self.unfired += 1
                         if not outcome.same(clean):
                             failures.append(case)
                             self._report(case, outcome, clean)

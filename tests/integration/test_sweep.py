@@ -180,3 +180,23 @@ def test_a_program_that_is_not_deterministic_is_refused(tmp_path):
     res = sweep("--", sys.executable, str(script))
     assert res.returncode == 1
     assert "deterministic" in one_line_error(res)
+
+
+def test_a_rule_that_never_fires_is_said(tmp_path):
+    """A program that makes other requests than in the clean runs (here: it reads twice in
+    its first two runs, once after; its output is the same) makes rules miss: the summary
+    says in how many runs."""
+    script = tmp_path / "drifting.py"
+    counter = tmp_path / "runs"
+    script.write_text(f"""import os
+from pathlib import Path
+c = Path({str(counter)!r}); n = int(c.read_text()) if c.exists() else 0; c.write_text(str(n + 1))
+fd = os.open(os.environ['IOFS_MNT'] + '/input', os.O_RDONLY)
+for _ in range(2 if n < 2 else 1):
+    os.read(fd, 16)
+print('done')
+""")
+    res = sweep("--config", str(TREE), "--actions", "ok", "--", sys.executable, str(script))
+    assert res.returncode == 0, res.stdout
+    assert "sweep: 2 runs, 0 failing" in res.stderr
+    assert "sweep: in 1 runs the rule never fired" in res.stderr

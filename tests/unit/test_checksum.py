@@ -21,19 +21,9 @@ from iofs.iov_iter import (
     iov_iter_kvec,
 )
 
+from views import ref_sum
+
 RFC1071_EXAMPLE = bytes.fromhex("0001f203f4f5f6f7")
-
-
-def ref_sum(data: bytes, start: int = 0) -> int:
-    """Plain RFC 1071 section 4.1: add 16-bit big-endian words with end-around carry."""
-    s = start
-    for k in range(0, len(data), 2):
-        word = data[k] << 8
-        if k + 1 < len(data):
-            word |= data[k + 1]
-        s += word
-        s = (s & 0xFFFF) + (s >> 16)
-    return s
 
 
 def ref_csum(data: bytes) -> int:

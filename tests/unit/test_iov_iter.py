@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import mmap
-import warnings
 
 import pytest
 
@@ -52,24 +51,7 @@ from iofs.iov_iter import (
 from iofs.pages import Page
 from iofs.uio import IoVec
 
-
-def pos(i) -> tuple[int, int, int]:
-    """(nr_segs, iov_offset, count): the observable position of an iterator."""
-    return i.nr_segs, i.iov_offset, i.count
-
-
-def released(nbytes: int) -> IoVec:
-    mv = memoryview(bytearray(nbytes))
-    v = IoVec(mv)
-    mv.release()
-    return v
-
-
-@pytest.fixture
-def no_warnings():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
+from views import pos, released
 
 
 # ---- construction ------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ unchecked. Expected values come from lib/iov_iter.c and the docstrings, not from
 from __future__ import annotations
 
 import errno
-import warnings
 
 import pytest
 
@@ -45,24 +44,7 @@ from iofs.iov_iter import (
 from iofs.pages import Page
 from iofs.uio import UIO_WRITE, IoVec, Uio, uiomove
 
-
-def pos(i) -> tuple[int, int, int]:
-    """(nr_segs, iov_offset, count): the observable position of an iterator."""
-    return i.nr_segs, i.iov_offset, i.count
-
-
-def released(nbytes: int) -> IoVec:
-    mv = memoryview(bytearray(nbytes))
-    v = IoVec(mv)
-    mv.release()
-    return v
-
-
-@pytest.fixture
-def no_warnings():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
+from views import pos
 
 
 # An instrumenting tool (mutmut) wraps every function in a trampoline, which adds frames between

@@ -50,6 +50,8 @@ from iofs.iov_iter import (
 from iofs.pages import PAGE_SIZE, Page
 from iofs.uio import IoVec
 
+from views import ref_sum
+
 SENTINEL = 0xEE
 TAIL = b"\xaa\xbb\xcc"  # bytes past the end of a prefix segment: no copy may touch them
 USER_KINDS = ["rw", "rw", "rwp", "ro", "rel", "relp"]
@@ -57,15 +59,6 @@ USER_KINDS = ["rw", "rw", "rwp", "ro", "rel", "relp"]
 
 def pattern(seed: int, n: int) -> bytes:
     return bytes((seed * 29 + k * 11 + 3) & 0xFF for k in range(max(n, 0)))
-
-
-def ref_sum(data: bytes, start: int = 0) -> int:
-    """RFC 1071: 16-bit big-endian words, end-around carry."""
-    s = start
-    for k in range(0, len(data), 2):
-        s += (data[k] << 8) | (data[k + 1] if k + 1 < len(data) else 0)
-        s = (s & 0xFFFF) + (s >> 16)
-    return s
 
 
 class Model:

@@ -35,14 +35,9 @@ from iofs.iov_iter import (
 from iofs.pages import PAGE_SHIFT, PAGE_SIZE, Page, page_frames, vaddr
 from iofs.uio import IoVec
 
+from views import released
+
 P = PAGE_SIZE
-
-
-def released(nbytes: int) -> IoVec:
-    mv = memoryview(bytearray(nbytes))
-    v = IoVec(mv)
-    mv.release()
-    return v
 
 
 def released_ubuf(direction: int, nbytes: int):

@@ -34,22 +34,7 @@ from iofs.uio import (
     uwritec,
 )
 
-
-def lens(uio: Uio) -> list[int]:
-    """iov_len of every remaining iovec, current first."""
-    return [v.iov_len for v in uio.uio_iov]
-
-
-def contents(uio: Uio) -> list[bytes]:
-    return [bytes(v.iov_base[:v.iov_len]) for v in uio.uio_iov]
-
-
-def released(nbytes: int) -> IoVec:
-    """An iovec over user memory that has gone away (a released memoryview)."""
-    mv = memoryview(bytearray(nbytes))
-    v = IoVec(mv)
-    mv.release()
-    return v
+from views import contents, lens, released
 
 
 # ---- the basic move ----------------------------------------------------------------------------

@@ -26,13 +26,7 @@ from iofs.uio import (
     uio_trim_to_limit,
 )
 
-
-def lens(uio: Uio) -> list[int]:
-    return [v.iov_len for v in uio.uio_iov]
-
-
-def contents(uio: Uio) -> list[bytes]:
-    return [bytes(v.iov_base) for v in uio.uio_iov]
+from views import contents, lens
 
 
 def state(uio: Uio) -> tuple[int, int, list[int]]:

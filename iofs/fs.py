@@ -336,6 +336,10 @@ class IofsOperations(pyfuse3.Operations):
                 error = guard.raised(of.dev, "d_read", exc)
             of.stats.reads += 1
             moved, error = guard.outcome(of.dev, "d_read", size, uio.uio_resid, error)
+            # the buffer goes back to the pool for another sleeping read: a driver that kept
+            # this uio must not be able to move data into that read's reply
+            uio._segs[0] = _NOTHING
+            uio._lens[0] = uio.uio_resid = 0
             if error:
                 raise _fail(error)
             of.stats.bytes_read += moved

@@ -719,6 +719,8 @@ class IofsOperations(pyfuse3.Operations):
                      name_new: bytes, flags: int, ctx: Any) -> None:
         parent = self.ns.dir(parent_inode_old)
         async with self.hook.request("rename", parent, name_old, self._td(ctx)):
+            if flags & ~(pyfuse3.RENAME_NOREPLACE | pyfuse3.RENAME_EXCHANGE):
+                raise _fail(errno.EINVAL)  # RENAME_WHITEOUT (overlayfs): no whiteouts here
             self.ns.rename(parent_inode_old, name_old, parent_inode_new, name_new,
                            noreplace=bool(flags & pyfuse3.RENAME_NOREPLACE),
                            exchange=bool(flags & pyfuse3.RENAME_EXCHANGE))

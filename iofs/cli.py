@@ -276,10 +276,18 @@ def _setup_logging(debug: bool, stream=None) -> None:
     )
 
 
-def cmd_mount(args: argparse.Namespace) -> int:
-    if not args.mountpoint.strip():
+def mount_point(arg: str) -> str:
+    """The mount point a command names: absolute, and through a symbolic link to where the
+    kernel mounts (the path /proc/self/mountinfo shows). A path that is itself a mount point
+    is not resolved: resolving asks the mount, and a hung daemon would hang the command."""
+    if not arg.strip():
         raise CliError("the mount point is empty (give a directory)", EXIT_USAGE)
-    mountpoint = os.path.abspath(args.mountpoint)
+    path = os.path.abspath(arg)
+    return path if mount_type(path) is not None else os.path.realpath(path)
+
+
+def cmd_mount(args: argparse.Namespace) -> int:
+    mountpoint = mount_point(args.mountpoint)
     tree = config.load(args.config)  # ConfigError: exit 2 before anything is mounted
     preflight(mountpoint, args.allow_other)
     if args.foreground:
@@ -426,7 +434,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def cmd_umount(args: argparse.Namespace) -> int:
-    mountpoint = os.path.abspath(args.mountpoint)
+    mountpoint = mount_point(args.mountpoint)
     kind = mount_type(mountpoint)
     if kind is None:
         raise CliError(f"{mountpoint} is not mounted")
@@ -467,7 +475,7 @@ def cmd_umount(args: argparse.Namespace) -> int:
 # ---- fault rules and the trace of a running mount -----------------------------------------------
 
 def _iofs_mount(mountpoint: str) -> str:
-    mountpoint = os.path.abspath(mountpoint)
+    mountpoint = mount_point(mountpoint)
     kind = mount_type(mountpoint)
     if kind != "fuse.iofs":
         raise CliError(f"{mountpoint} is not an iofs mount" + (f" ({kind})" if kind else ""))

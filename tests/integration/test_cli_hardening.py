@@ -292,3 +292,38 @@ def test_pid_file_symlink_is_not_followed(tmp_path):
         pidf.unlink()
         if is_mounted(mp):
             subprocess.run(["fusermount3", "-u", "-z", str(mp)])
+
+
+# ---- mount points named oddly, configs that are not files --------------------------------------
+
+def test_umount_of_an_empty_path_is_refused_not_the_cwd_mount(mount_iofs):
+    """`iofs umount ""` (an unset variable) used to unmount the mount the shell stood in."""
+    m = mount_iofs()
+    res = run_iofs("umount", "", cwd=m.path)
+    assert res.returncode == 2
+    assert "mount point is empty" in one_line_error(res)
+    assert is_mounted(m.path) and not pid_gone(m.pid)
+
+
+def test_a_symlink_to_the_mount_point_names_the_mount(tmp_path):
+    """mount(8) and umount(8) follow a symbolic link to the mount point; `iofs mount` through
+    one used to fail ("mounted without nodev"), `iofs umount` through one said "not mounted"."""
+    target = tmp_path / "mnt"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    m = Mounted(target, tmp_path / "log", None)
+    try:
+        res = run_iofs("mount", str(link), "--log", str(m.log))
+        assert res.returncode == 0, res.stderr
+        assert is_mounted(target)
+        m.pid = daemon_pid(target)
+        assert m.pid is not None  # the pid file is named after the mount, not the link
+        res = run_iofs("mount", str(link), "--log", str(m.log))
+        assert res.returncode == 1 and "already mounted" in one_line_error(res)
+        res = run_iofs("umount", str(link) + "/")
+        assert res.returncode == 0, res.stderr
+        assert not is_mounted(target)
+        assert wait_for(lambda: pid_gone(m.pid), 10)
+    finally:
+        _teardown(m)

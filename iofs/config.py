@@ -36,6 +36,8 @@ Any mistake raises :class:`ConfigError` whose message is one line naming the fil
 from __future__ import annotations
 
 import inspect
+import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +47,8 @@ from .control import DEFAULT_NAME as CONTROL_NAME
 from .faults.rules import Rule, rule_from_table
 from .faults.trace import DEFAULT_EVENTS
 from .units import parse_size
+
+MAX_CONFIG = 16 << 20  # bytes: a config is read whole, and parsed before anything mounts
 
 DEFAULT_TREE = """
 [options]
@@ -330,11 +334,25 @@ def load(path: str | None) -> Tree:
     """The tree from the config file at ``path``, or the default tree for None."""
     if path is None:
         return parse(DEFAULT_TREE, "<default tree>")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
+    try:  # O_NONBLOCK: a FIFO without a writer must not hang the command
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # /dev/zero would never end
+            raise ConfigError(f"{path}: not a regular file")
+        raw = b""
+        while len(raw) <= MAX_CONFIG:
+            chunk = os.read(fd, MAX_CONFIG + 1 - len(raw))
+            if not chunk:
+                break
+            raw += chunk
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_CONFIG:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG >> 20} MiB: not a config")
     try:
         text = raw.decode()
     except UnicodeDecodeError:

@@ -327,3 +327,28 @@ def test_a_symlink_to_the_mount_point_names_the_mount(tmp_path):
         assert wait_for(lambda: pid_gone(m.pid), 10)
     finally:
         _teardown(m)
+
+
+@pytest.mark.parametrize("kind", ["dev_zero", "fifo", "directory", "huge"])
+def test_a_config_that_is_not_a_small_file_is_one_line_exit_2(tmp_path, kind):
+    """/dev/zero used to be read until memory ran out, and a FIFO with no writer hung."""
+    cfg = tmp_path / "tree.toml"
+    if kind == "dev_zero":
+        cfg = Path("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(cfg)
+    elif kind == "directory":
+        cfg.mkdir()
+    else:
+        cfg.write_text("# " + "x" * (17 << 20) + "\n")
+    mp = tmp_path / "mnt"
+    mp.mkdir()
+    try:
+        res = run_iofs("mount", str(mp), "--config", str(cfg), "--log", str(tmp_path / "log"),
+                       timeout=20)
+        assert res.returncode == 2
+        one_line_error(res)
+        _nothing_mounted(mp)
+    finally:
+        if is_mounted(mp):
+            _teardown(Mounted(mp, tmp_path / "log", daemon_pid(mp)))

@@ -326,6 +326,19 @@ def _run_foreground(mountpoint: str, tree: config.Tree, args: argparse.Namespace
     return status
 
 
+def _daemon_env() -> dict[str, str]:
+    """The environment of the daemon: this one, and if this command found the iofs package
+    through its working directory (``python -m iofs`` in a checkout), that directory first on
+    PYTHONPATH. The daemon runs in /, and would otherwise import another iofs (an installed
+    one, or none at all) than the command that checked the config."""
+    env = dict(os.environ)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if here not in [os.path.abspath(p) for p in sys.path[1:] if p]:
+        old = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = here + (os.pathsep + old if old else "")
+    return env
+
+
 def _start_background(mountpoint: str, args: argparse.Namespace) -> int:
     logpath = os.path.abspath(args.log) if args.log else log_file(mountpoint)
     r, w = os.pipe()
@@ -339,7 +352,7 @@ def _start_background(mountpoint: str, args: argparse.Namespace) -> int:
         cmd.append("--allow-other")
     with open_log(logpath) as logf:
         proc = subprocess.Popen(cmd, pass_fds=(w,), start_new_session=True, stdin=subprocess.DEVNULL,
-                                stdout=logf, stderr=logf, cwd="/")
+                                stdout=logf, stderr=logf, cwd="/", env=_daemon_env())
     os.close(w)
     answer = b""
     with os.fdopen(r, "rb") as pipe:

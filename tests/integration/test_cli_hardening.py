@@ -352,3 +352,45 @@ def test_a_config_that_is_not_a_small_file_is_one_line_exit_2(tmp_path, kind):
     finally:
         if is_mounted(mp):
             _teardown(Mounted(mp, tmp_path / "log", daemon_pid(mp)))
+
+
+WHICH_IOFS = '''
+import iofs
+from iofs.driver import Driver
+from iofs.uio import uiomove_frombuf
+
+
+class Which(Driver):
+    """Reads are the path of the iofs package the daemon imported."""
+
+    def d_read(self, dev, uio, ioflag):
+        where = iofs.__file__.encode()
+        return uiomove_frombuf(where, len(where), uio)
+'''
+
+
+def test_the_daemon_runs_the_iofs_the_command_imported(tmp_path):
+    """`python -m iofs mount` in a checkout imports that checkout's iofs; the daemon it starts
+    (in /) used to import whichever iofs was installed, or fail to import one at all."""
+    import shutil
+
+    import iofs
+
+    checkout = tmp_path / "checkout"
+    shutil.copytree(Path(iofs.__file__).parent, checkout / "iofs",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "drv").mkdir()
+    (tmp_path / "drv" / "which_iofs.py").write_text(WHICH_IOFS)
+    (tmp_path / "tree.toml").write_text('[[device]]\npath = "which"\ndriver = "which_iofs:Which"\n')
+    mp = tmp_path / "mnt"
+    mp.mkdir()
+    m = Mounted(mp, tmp_path / "log", None)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "drv"))
+    try:
+        res = run_iofs("mount", str(mp), "--config", str(tmp_path / "tree.toml"), "--log",
+                       str(m.log), cwd=checkout, env=env)
+        m.pid = daemon_pid(mp)
+        assert res.returncode == 0, res.stderr
+        assert (mp / "which").read_bytes() == str(checkout / "iofs" / "__init__.py").encode()
+    finally:
+        _teardown(m)

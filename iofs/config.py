@@ -22,7 +22,8 @@
     action = "short:1"
 
 Options beyond those: ``max_sleeping`` (requests one uid may have asleep in drivers at once,
-default 4096), ``trace`` (record every request in the trace ring, default true),
+default 4096), ``max_inodes`` (files, directories, symlinks and nodes together, as tmpfs's
+nr_inodes: ENOSPC beyond; default 1048576), ``trace`` (record every request in the trace ring, default true),
 ``trace_events`` (the ring's size, default 65536), ``trace_detail`` (uio detail of reads and
 writes in the trace, default false), ``control`` (the name of the control directory,
 default ".iofs"; false: none) and ``xattr`` (extended attributes, default true; false makes
@@ -125,6 +126,7 @@ class Tree:
     max_file_size: int | None = None
     writeback_cache: bool = False
     max_sleeping: int = 4096
+    max_inodes: int = 1 << 20
     trace: bool = True
     trace_events: int = DEFAULT_EVENTS
     trace_detail: bool = False
@@ -260,6 +262,8 @@ def parse(text: str, source: str = "<config>") -> Tree:
             setattr(tree, key, _bool(value, key, f"{source}: [options]"))
         elif key == "max_sleeping":
             tree.max_sleeping = _count(value, key, f"{source}: [options]", 1, 1 << 20)
+        elif key == "max_inodes":
+            tree.max_inodes = _count(value, key, f"{source}: [options]", 1, 1 << 32)
         elif key == "trace_events":
             tree.trace_events = _count(value, key, f"{source}: [options]", 1, MAX_TRACE_EVENTS)
         elif key == "control":
@@ -321,7 +325,7 @@ def parse(text: str, source: str = "<config>") -> Tree:
     return tree
 
 
-OPTIONS = ("max_memory", "max_file_size", "writeback_cache", "max_sleeping", "trace",
+OPTIONS = ("max_memory", "max_file_size", "writeback_cache", "max_sleeping", "max_inodes", "trace",
            "trace_events", "trace_detail", "control", "xattr", "durability")
 
 

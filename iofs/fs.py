@@ -66,7 +66,6 @@ log = logging.getLogger("iofs")
 REPLY_BUFFER = 1 << 20  # the largest request the kernel sends (direct_io, max_pages 256)
 POOLED_BUFFERS = 8      # reply buffers of sleeping reads kept for reuse
 BLOCK = 4096
-MAX_INODES = 1 << 20
 ATTR_TIMEOUT = 1.0
 MAX_WORKERS = 1 << 30   # pyfuse3's max_tasks: never the limit (max_sleeping is)
 
@@ -181,6 +180,7 @@ class IofsOperations(pyfuse3.Operations):
                 files += durability.control_files(self.durability, self.ns, self._invalidate)
             self.hook.quiet = control.build(self.ns, tree.control, files)
             self.hook.quiet_name = tree.control.encode()
+        self.ns.max_inodes = tree.max_inodes  # bounds what programs make (the tree is made)
 
     def _add_device(self, path: str, driver: Any, **node: Any) -> File:
         head, _, name = path.rpartition("/")
@@ -566,8 +566,8 @@ class IofsOperations(pyfuse3.Operations):
             s.f_blocks = self.pool.cap // BLOCK
             s.f_bfree = self.pool.available() // BLOCK
             s.f_bavail = s.f_bfree
-            s.f_files = MAX_INODES
-            s.f_ffree = max(MAX_INODES - len(self.ns.inodes), 0)
+            s.f_files = self.ns.max_inodes
+            s.f_ffree = max(self.ns.max_inodes - len(self.ns.inodes), 0)
             s.f_favail = s.f_ffree
             s.f_namemax = 255
             return s

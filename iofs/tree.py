@@ -22,6 +22,7 @@ from .guard import call_size
 
 ROOT_INO = 1
 NAME_MAX = 255
+MAX_INODES = 1 << 20
 
 
 def _err(code: int, what: str = "") -> OSError:
@@ -176,6 +177,7 @@ class Namespace:
 
     def __init__(self, root_mode: int = 0o755) -> None:
         self.inodes: dict[int, Node] = {}
+        self.max_inodes = MAX_INODES  # tmpfs's nr_inodes: what statfs says, and ENOSPC beyond
         self._next_ino = ROOT_INO
         self.root = self._register(Dir(self._alloc(), root_mode, 0, 0, None))
         self.on_free = lambda node: None  # set by the filesystem: release a file's storage
@@ -235,13 +237,15 @@ class Namespace:
             raise _err(errno.ENOENT)
         return node
 
-    def _new_entry(self, parent: int, name: bytes) -> Dir:
+    def _new_entry(self, parent: int, name: bytes, new_inode: bool = True) -> Dir:
         d = self.dir(parent)
         if d.sealed:
             raise _err(errno.EPERM)
         self._check_name(name)
         if name in d.entries:
             raise _err(errno.EEXIST)
+        if new_inode and len(self.inodes) >= self.max_inodes:
+            raise _err(errno.ENOSPC)  # every inode costs the daemon memory: a bound, as tmpfs
         return d
 
     @staticmethod
@@ -301,7 +305,7 @@ class Namespace:
             raise _err(errno.ENOENT)  # linkat of an unlinked open file
         if node.links and node.links[-1][0].sealed:
             raise _err(errno.EPERM)
-        d = self._new_entry(parent, name)
+        d = self._new_entry(parent, name, new_inode=False)
         d.add(name, node)
         self._gen += 1
         node.touch(mtime=False)

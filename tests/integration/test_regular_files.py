@@ -431,6 +431,33 @@ def test_statfs_values(shared, d):
     assert wait_for(lambda: os.statvfs(shared.path).f_bfree == s.f_bfree, 5)
 
 
+def test_max_inodes_is_enospc_beyond_as_tmpfs_nr_inodes(tmp_path):
+    """statfs's f_files is a real bound: past it, creating anything that needs an inode is
+    ENOSPC (tmpfs's nr_inodes), so that a user cannot make files until the daemon runs out
+    of memory. A hard link needs no inode; an unlinked file gives its inode back."""
+    with mounted(tmp_path, '[options]\nmax_inodes = 40\n[[dir]]\npath = "tmp"\nmode = "1777"\n') as m:
+        t = m / "tmp"
+        made = 0
+        with pytest.raises(OSError) as ei:
+            while made < 100:
+                _write(t / f"f{made}", b"x")
+                made += 1
+        assert ei.value.errno == errno.ENOSPC
+        assert 0 < made < 40
+        s = os.statvfs(m.path)
+        assert s.f_files == 40 and s.f_ffree == 0
+        for make in (lambda p: os.mkdir(p), lambda p: os.symlink("f0", p), os.mkfifo):
+            with pytest.raises(OSError) as ei:
+                make(t / "more")
+            assert ei.value.errno == errno.ENOSPC
+        os.link(t / "f0", t / "f0-link")
+        _write(t / "f0", b"still writable")  # an existing name opens as before
+        os.unlink(t / "f1")
+        assert wait_for(lambda: os.statvfs(m.path).f_ffree == 1, 5)
+        _write(t / "again", b"y")
+        assert _read(t / "f0-link") == b"still writable"
+
+
 # ---- names and listings ------------------------------------------------------------------------
 
 def test_name_too_long(d):

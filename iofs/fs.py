@@ -567,7 +567,7 @@ class IofsOperations(pyfuse3.Operations):
             s.f_bfree = self.pool.available() // BLOCK
             s.f_bavail = s.f_bfree
             s.f_files = self.ns.max_inodes
-            s.f_ffree = max(self.ns.max_inodes - len(self.ns.inodes), 0)
+            s.f_ffree = max(self.ns.max_inodes - self.ns.inodes_used, 0)
             s.f_favail = s.f_ffree
             s.f_namemax = 255
             return s

@@ -178,6 +178,7 @@ class Namespace:
     def __init__(self, root_mode: int = 0o755) -> None:
         self.inodes: dict[int, Node] = {}
         self.max_inodes = MAX_INODES  # tmpfs's nr_inodes: what statfs says, and ENOSPC beyond
+        self._extra_links = 0  # names beyond a file's first: tmpfs counts each as an inode
         self._next_ino = ROOT_INO
         self.root = self._register(Dir(self._alloc(), root_mode, 0, 0, None))
         self.on_free = lambda node: None  # set by the filesystem: release a file's storage
@@ -237,14 +238,19 @@ class Namespace:
             raise _err(errno.ENOENT)
         return node
 
-    def _new_entry(self, parent: int, name: bytes, new_inode: bool = True) -> Dir:
+    @property
+    def inodes_used(self) -> int:
+        """What counts against ``max_inodes``: every inode, and every extra hard link."""
+        return len(self.inodes) + self._extra_links
+
+    def _new_entry(self, parent: int, name: bytes) -> Dir:
         d = self.dir(parent)
         if d.sealed:
             raise _err(errno.EPERM)
         self._check_name(name)
         if name in d.entries:
             raise _err(errno.EEXIST)
-        if new_inode and len(self.inodes) >= self.max_inodes:
+        if self.inodes_used >= self.max_inodes:
             raise _err(errno.ENOSPC)  # every inode costs the daemon memory: a bound, as tmpfs
         return d
 
@@ -305,8 +311,9 @@ class Namespace:
             raise _err(errno.ENOENT)  # linkat of an unlinked open file
         if node.links and node.links[-1][0].sealed:
             raise _err(errno.EPERM)
-        d = self._new_entry(parent, name, new_inode=False)
+        d = self._new_entry(parent, name)
         d.add(name, node)
+        self._extra_links += 1
         self._gen += 1
         node.touch(mtime=False)
         return node
@@ -321,6 +328,8 @@ class Namespace:
         if isinstance(node, Dir):
             raise _err(errno.EISDIR)
         self._changeable(d, node)
+        if node.nlink > 1:
+            self._extra_links -= 1
         d.remove(name)
         self._gen += 1
         self.maybe_free(node)
@@ -385,6 +394,8 @@ class Namespace:
                     raise _err(errno.ENOTEMPTY)
             elif isinstance(node, Dir):
                 raise _err(errno.ENOTDIR)
+            elif target.nlink > 1:
+                self._extra_links -= 1
             dst_dir.remove(new_name)
             self.maybe_free(target)
         src_dir.remove(old_name)

@@ -434,7 +434,8 @@ def test_statfs_values(shared, d):
 def test_max_inodes_is_enospc_beyond_as_tmpfs_nr_inodes(tmp_path):
     """statfs's f_files is a real bound: past it, creating anything that needs an inode is
     ENOSPC (tmpfs's nr_inodes), so that a user cannot make files until the daemon runs out
-    of memory. A hard link needs no inode; an unlinked file gives its inode back."""
+    of memory. As on tmpfs, each hard link beyond a file's first name counts too; an unlinked
+    name gives its count back."""
     with mounted(tmp_path, '[options]\nmax_inodes = 40\n[[dir]]\npath = "tmp"\nmode = "1777"\n') as m:
         t = m / "tmp"
         made = 0
@@ -446,16 +447,23 @@ def test_max_inodes_is_enospc_beyond_as_tmpfs_nr_inodes(tmp_path):
         assert 0 < made < 40
         s = os.statvfs(m.path)
         assert s.f_files == 40 and s.f_ffree == 0
-        for make in (lambda p: os.mkdir(p), lambda p: os.symlink("f0", p), os.mkfifo):
+        for make in (os.mkdir, lambda p: os.symlink("f0", p), os.mkfifo,
+                     lambda p: os.link(t / "f0", p)):
             with pytest.raises(OSError) as ei:
                 make(t / "more")
             assert ei.value.errno == errno.ENOSPC
-        os.link(t / "f0", t / "f0-link")
         _write(t / "f0", b"still writable")  # an existing name opens as before
         os.unlink(t / "f1")
         assert wait_for(lambda: os.statvfs(m.path).f_ffree == 1, 5)
+        os.link(t / "f0", t / "f0-link")  # the freed inode's room, taken by a link
+        assert os.statvfs(m.path).f_ffree == 0
+        with pytest.raises(OSError) as ei:
+            _write(t / "again", b"y")
+        assert ei.value.errno == errno.ENOSPC
+        os.rename(t / "f2", t / "f0-link")  # over a second name: its count comes back
+        assert os.statvfs(m.path).f_ffree == 1
         _write(t / "again", b"y")
-        assert _read(t / "f0-link") == b"still writable"
+        assert _read(t / "f0") == b"still writable"
 
 
 # ---- names and listings ------------------------------------------------------------------------

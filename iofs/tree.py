@@ -12,6 +12,7 @@ directory (the control directory) cannot be changed by programs: EPERM.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import stat
 import time
@@ -80,12 +81,17 @@ class Node:
 
 
 class Dir(Node):
-    __slots__ = ("entries", "cookies", "next_cookie", "parent", "sealed")
+    __slots__ = ("entries", "cookies", "order", "stale", "next_cookie", "parent", "sealed")
 
     def __init__(self, ino: int, mode: int, uid: int, gid: int, parent: Dir | None) -> None:
         super().__init__(ino, stat.S_IFDIR | (mode & 0o7777), uid, gid)
         self.entries: dict[bytes, Node] = {}
         self.cookies: dict[bytes, int] = {}
+        # (cookie, name) in cookie order, so that readdir finds where to go on by bisection
+        # (a scan from the start would make listing a big directory quadratic); removed names
+        # stay in it until they are half of it
+        self.order: list[tuple[int, bytes]] = []
+        self.stale = 0
         self.next_cookie = 3  # 1 and 2 are "." and ".."
         self.parent = parent if parent is not None else self
         self.nlink = 2
@@ -98,6 +104,7 @@ class Dir(Node):
     def add(self, name: bytes, node: Node) -> None:
         self.entries[name] = node
         self.cookies[name] = self.next_cookie
+        self.order.append((self.next_cookie, name))
         self.next_cookie += 1
         node.nlink += 1
         node.links.append((self, name))
@@ -109,6 +116,10 @@ class Dir(Node):
     def remove(self, name: bytes) -> Node:
         node = self.entries.pop(name)
         del self.cookies[name]
+        self.stale += 1
+        if self.stale > 64 and self.stale > len(self.cookies):
+            self.order = [(cookie, n) for n, cookie in self.cookies.items()]  # in cookie order
+            self.stale = 0
         node.nlink -= 1
         node.links.remove((self, name))
         if not node.links:  # unlinked: it keeps the path it had (the trace shows what it was)
@@ -127,10 +138,13 @@ class Dir(Node):
             yield b".", self, 1
         if after < 2:
             yield b"..", self.parent, 2
-        for name, node in list(self.entries.items()):
-            cookie = self.cookies.get(name)
-            if cookie is not None and cookie > after:
-                yield name, node, cookie
+        order = self.order  # the list of this call: a compaction meanwhile makes a new one
+        i = bisect.bisect_right(order, after, key=lambda entry: entry[0])
+        while i < len(order):
+            cookie, name = order[i]
+            i += 1
+            if self.cookies.get(name) == cookie:  # not removed (nor removed and made again)
+                yield name, self.entries[name], cookie
 
 
 class File(Node):

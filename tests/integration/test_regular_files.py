@@ -503,6 +503,22 @@ def test_readdir_many_entries(d):
     assert sorted(os.listdir(d)) == names[1::2]
 
 
+def test_listing_a_big_directory_takes_time_in_proportion(d):
+    """readdir used to scan a directory from its start on every call (a few dozen entries
+    each), so listing n entries cost n**2: 50,000 took 36 s, and each call held the daemon.
+    Four times the entries must take about four times as long, not sixteen."""
+    took = {}
+    for n in (5000, 20000):
+        sub = d / f"n{n}"
+        sub.mkdir()
+        for i in range(n):
+            os.mknod(sub / f"e{i:06d}", stat.S_IFIFO | 0o600)
+        t0 = time.monotonic()
+        assert len(os.listdir(sub)) == n
+        took[n] = time.monotonic() - t0
+    assert took[20000] < 8 * took[5000] + 0.15, took
+
+
 # ---- the memory cap ----------------------------------------------------------------------------
 
 CAPPED = """

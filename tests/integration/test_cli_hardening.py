@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from _helpers_b import is_mounted, one_line_error, pid_gone, run_iofs, wait_for
+from _helpers_b import env_with_pythonpath, is_mounted, one_line_error, pid_gone, run_iofs, wait_for
 from conftest import OTHER_UID, Mounted, _teardown, daemon_pid
 
 from iofs.cli import pid_file
@@ -299,7 +299,8 @@ def test_pid_file_symlink_is_not_followed(tmp_path):
 def test_umount_of_an_empty_path_is_refused_not_the_cwd_mount(mount_iofs):
     """`iofs umount ""` (an unset variable) used to unmount the mount the shell stood in."""
     m = mount_iofs()
-    res = run_iofs("umount", "", cwd=m.path)
+    # in the mount, python -m iofs would import an installed iofs: this checkout's, explicitly
+    res = run_iofs("umount", "", cwd=m.path, env=env_with_pythonpath(REPO))
     assert res.returncode == 2
     assert "mount point is empty" in one_line_error(res)
     assert is_mounted(m.path) and not pid_gone(m.pid)

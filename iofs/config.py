@@ -47,6 +47,7 @@ from . import drivers
 from .control import DEFAULT_NAME as CONTROL_NAME
 from .faults.rules import Rule, rule_from_table
 from .faults.trace import DEFAULT_EVENTS
+from .uio import OFF_MAX
 from .units import parse_size
 
 MAX_CONFIG = 16 << 20  # bytes: a config is read whole, and parsed before anything mounts
@@ -172,9 +173,12 @@ def _path(entry: dict, where: str) -> str:
 
 def _size(value: Any, what: str, where: str) -> int:
     try:
-        return parse_size(value)
+        size = parse_size(value)
     except ValueError as exc:
         raise ConfigError(f"{where}: {what}: {exc}") from None
+    if size > OFF_MAX:  # statfs and stat could not carry it: every df would be EIO
+        raise ConfigError(f"{where}: {what}: {value!r} is larger than off_t's maximum")
+    return size
 
 
 def make_driver(name: Any, options: dict[str, Any], where: str) -> Any:

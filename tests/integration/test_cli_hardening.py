@@ -40,6 +40,11 @@ BAD = {
     "bad_max_sleeping": ('[options]\nmax_sleeping = 0\n', "max_sleeping must be an integer"),
     "bad_trace_events": ('[options]\ntrace_events = "many"\n', "trace_events must be an integer"),
     "bad_trace": ('[options]\ntrace = "yes"\n', "trace must be true or false"),
+    # statfs cannot carry it: every df of the mount used to be EIO
+    "max_memory_past_off_max": ('[options]\nmax_memory = "99999999999999T"\n',
+                                "max_memory: '99999999999999T' is larger than off_t's maximum"),
+    "limit_past_off_max": ('[[device]]\npath = "z"\ndriver = "zero"\nlimit = "99999999999999T"\n',
+                           "is larger than off_t's maximum"),
 }
 
 

@@ -317,6 +317,8 @@ class IofsOperations(pyfuse3.Operations):
                 raise _fail(error)
         else:
             moved = size - resid
+        if moved > (uio._skip if uio._idx == 0 else size):
+            _unmoved(self._reply, uio, moved, size)
         stats.bytes_read += moved
         if of.regular:
             of.node.atime_ns = time.time_ns()
@@ -336,6 +338,8 @@ class IofsOperations(pyfuse3.Operations):
                 error = guard.raised(of.dev, "d_read", exc)
             of.stats.reads += 1
             moved, error = guard.outcome(of.dev, "d_read", size, uio.uio_resid, error)
+            if moved > (uio._skip if uio._idx == 0 else size):
+                _unmoved(buf, uio, moved, size)
             # the buffer goes back to the pool for another sleeping read: a driver that kept
             # this uio must not be able to move data into that read's reply
             uio._segs[0] = _NOTHING
@@ -724,6 +728,13 @@ class IofsOperations(pyfuse3.Operations):
             self.ns.rename(parent_inode_old, name_old, parent_inode_new, name_new,
                            noreplace=bool(flags & pyfuse3.RENAME_NOREPLACE),
                            exchange=bool(flags & pyfuse3.RENAME_EXCHANGE))
+
+
+def _unmoved(buf: memoryview, uio: Uio, moved: int, size: int) -> None:
+    """The driver lowered uio_resid past what it moved into the reply: zeros for the bytes
+    it never moved. The reply buffer held another read's data, maybe another user's file."""
+    walked = uio._skip if uio._idx == 0 else size
+    buf[walked:moved] = bytes(moved - walked)
 
 
 def _fresh_buffer(size: int) -> memoryview:

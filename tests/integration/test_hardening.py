@@ -206,6 +206,20 @@ class Keeper(Driver):
         return 0
 
 
+class ClaimsAll(Driver):
+    """Says it moved the whole request (uio_resid = 0) and moves nothing."""
+
+    def d_read(self, dev, uio, ioflag):
+        uio.uio_resid = 0
+        return 0
+
+
+class AsyncClaimsAll(Driver):
+    async def d_read(self, dev, uio, ioflag):
+        uio.uio_resid = 0
+        return 0
+
+
 class Filler(Driver):
     """Moves 16 bytes, sleeps, moves 16 more: a read that holds its reply buffer asleep."""
 
@@ -349,6 +363,9 @@ BAD_TREE = "".join([
     _dev("propdir/prop", "PropertySize"),
     _dev("keeper", "Keeper"),
     _dev("filler", "Filler"),
+    _dev("claims", "ClaimsAll"),
+    _dev("aclaims", "AsyncClaimsAll"),
+    '[[device]]\npath = "secret"\ndriver = "text"\nmode = "0600"\ncontent = "root only"\n',
     _dev("anone", "AsyncNone"),
 ])
 
@@ -413,6 +430,17 @@ def test_a_kept_uio_cannot_move_into_another_reads_reply(bad):
         f.write(b"x")  # the keeper moves 32 bytes into the uio it kept
     reader.join(10)
     assert got == [b"f" * 16 + b"g" * 16]
+    _alive(bad)
+
+
+def test_bytes_a_driver_claims_but_never_moved_are_zeros_not_another_reads(bad):
+    """A d_read that lowers uio_resid without moving anything: the reply buffer it claims
+    held the previous read's data (here a 0600 file of root's); the program gets zeros."""
+    for claims, before in (("claims", "secret"), ("aclaims", "filler")):
+        with open(bad / before, "rb", buffering=0) as f:
+            assert f.read(128 * 1024) in (b"root only", b"f" * 16 + b"g" * 16)
+        with open(bad / claims, "rb", buffering=0) as f:
+            assert f.read(128 * 1024) == bytes(128 * 1024), claims
     _alive(bad)
 
 

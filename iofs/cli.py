@@ -276,10 +276,18 @@ def _setup_logging(debug: bool, stream=None) -> None:
     )
 
 
-def cmd_mount(args: argparse.Namespace) -> int:
-    if not args.mountpoint.strip():
+def mount_point(arg: str) -> str:
+    """The mount point a command names: absolute, and through a symbolic link to where the
+    kernel mounts (the path /proc/self/mountinfo shows). A path that is itself a mount point
+    is not resolved: resolving asks the mount, and a hung daemon would hang the command."""
+    if not arg.strip():
         raise CliError("the mount point is empty (give a directory)", EXIT_USAGE)
-    mountpoint = os.path.abspath(args.mountpoint)
+    path = os.path.abspath(arg)
+    return path if mount_type(path) is not None else os.path.realpath(path)
+
+
+def cmd_mount(args: argparse.Namespace) -> int:
+    mountpoint = mount_point(args.mountpoint)
     tree = config.load(args.config)  # ConfigError: exit 2 before anything is mounted
     preflight(mountpoint, args.allow_other)
     if args.foreground:
@@ -318,6 +326,19 @@ def _run_foreground(mountpoint: str, tree: config.Tree, args: argparse.Namespace
     return status
 
 
+def _daemon_env() -> dict[str, str]:
+    """The environment of the daemon: this one, and if this command found the iofs package
+    through its working directory (``python -m iofs`` in a checkout), that directory first on
+    PYTHONPATH. The daemon runs in /, and would otherwise import another iofs (an installed
+    one, or none at all) than the command that checked the config."""
+    env = dict(os.environ)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if here not in [os.path.abspath(p) for p in sys.path[1:] if p]:
+        old = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = here + (os.pathsep + old if old else "")
+    return env
+
+
 def _start_background(mountpoint: str, args: argparse.Namespace) -> int:
     logpath = os.path.abspath(args.log) if args.log else log_file(mountpoint)
     r, w = os.pipe()
@@ -331,7 +352,7 @@ def _start_background(mountpoint: str, args: argparse.Namespace) -> int:
         cmd.append("--allow-other")
     with open_log(logpath) as logf:
         proc = subprocess.Popen(cmd, pass_fds=(w,), start_new_session=True, stdin=subprocess.DEVNULL,
-                                stdout=logf, stderr=logf, cwd="/")
+                                stdout=logf, stderr=logf, cwd="/", env=_daemon_env())
     os.close(w)
     answer = b""
     with os.fdopen(r, "rb") as pipe:
@@ -426,7 +447,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def cmd_umount(args: argparse.Namespace) -> int:
-    mountpoint = os.path.abspath(args.mountpoint)
+    mountpoint = mount_point(args.mountpoint)
     kind = mount_type(mountpoint)
     if kind is None:
         raise CliError(f"{mountpoint} is not mounted")
@@ -467,7 +488,7 @@ def cmd_umount(args: argparse.Namespace) -> int:
 # ---- fault rules and the trace of a running mount -----------------------------------------------
 
 def _iofs_mount(mountpoint: str) -> str:
-    mountpoint = os.path.abspath(mountpoint)
+    mountpoint = mount_point(mountpoint)
     kind = mount_type(mountpoint)
     if kind != "fuse.iofs":
         raise CliError(f"{mountpoint} is not an iofs mount" + (f" ({kind})" if kind else ""))

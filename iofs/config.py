@@ -22,7 +22,8 @@
     action = "short:1"
 
 Options beyond those: ``max_sleeping`` (requests one uid may have asleep in drivers at once,
-default 4096), ``trace`` (record every request in the trace ring, default true),
+default 4096), ``max_inodes`` (files, directories, symlinks, nodes and extra hard links together, as
+tmpfs's nr_inodes: ENOSPC beyond; default 1048576), ``trace`` (record every request in the trace ring, default true),
 ``trace_events`` (the ring's size, default 65536), ``trace_detail`` (uio detail of reads and
 writes in the trace, default false), ``control`` (the name of the control directory,
 default ".iofs"; false: none) and ``xattr`` (extended attributes, default true; false makes
@@ -36,6 +37,8 @@ Any mistake raises :class:`ConfigError` whose message is one line naming the fil
 from __future__ import annotations
 
 import inspect
+import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +47,10 @@ from . import drivers
 from .control import DEFAULT_NAME as CONTROL_NAME
 from .faults.rules import Rule, rule_from_table
 from .faults.trace import DEFAULT_EVENTS
+from .uio import OFF_MAX
 from .units import parse_size
+
+MAX_CONFIG = 16 << 20  # bytes: a config is read whole, and parsed before anything mounts
 
 DEFAULT_TREE = """
 [options]
@@ -121,6 +127,7 @@ class Tree:
     max_file_size: int | None = None
     writeback_cache: bool = False
     max_sleeping: int = 4096
+    max_inodes: int = 1 << 20
     trace: bool = True
     trace_events: int = DEFAULT_EVENTS
     trace_detail: bool = False
@@ -166,9 +173,12 @@ def _path(entry: dict, where: str) -> str:
 
 def _size(value: Any, what: str, where: str) -> int:
     try:
-        return parse_size(value)
+        size = parse_size(value)
     except ValueError as exc:
         raise ConfigError(f"{where}: {what}: {exc}") from None
+    if size > OFF_MAX:  # statfs and stat could not carry it: every df would be EIO
+        raise ConfigError(f"{where}: {what}: {value!r} is larger than off_t's maximum")
+    return size
 
 
 def make_driver(name: Any, options: dict[str, Any], where: str) -> Any:
@@ -256,6 +266,8 @@ def parse(text: str, source: str = "<config>") -> Tree:
             setattr(tree, key, _bool(value, key, f"{source}: [options]"))
         elif key == "max_sleeping":
             tree.max_sleeping = _count(value, key, f"{source}: [options]", 1, 1 << 20)
+        elif key == "max_inodes":
+            tree.max_inodes = _count(value, key, f"{source}: [options]", 1, 1 << 32)
         elif key == "trace_events":
             tree.trace_events = _count(value, key, f"{source}: [options]", 1, MAX_TRACE_EVENTS)
         elif key == "control":
@@ -317,7 +329,7 @@ def parse(text: str, source: str = "<config>") -> Tree:
     return tree
 
 
-OPTIONS = ("max_memory", "max_file_size", "writeback_cache", "max_sleeping", "trace",
+OPTIONS = ("max_memory", "max_file_size", "writeback_cache", "max_sleeping", "max_inodes", "trace",
            "trace_events", "trace_detail", "control", "xattr", "durability")
 
 
@@ -330,11 +342,25 @@ def load(path: str | None) -> Tree:
     """The tree from the config file at ``path``, or the default tree for None."""
     if path is None:
         return parse(DEFAULT_TREE, "<default tree>")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
+    try:  # O_NONBLOCK: a FIFO without a writer must not hang the command
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # /dev/zero would never end
+            raise ConfigError(f"{path}: not a regular file")
+        raw = b""
+        while len(raw) <= MAX_CONFIG:
+            chunk = os.read(fd, MAX_CONFIG + 1 - len(raw))
+            if not chunk:
+                break
+            raw += chunk
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_CONFIG:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG >> 20} MiB: not a config")
     try:
         text = raw.decode()
     except UnicodeDecodeError:

@@ -66,7 +66,6 @@ log = logging.getLogger("iofs")
 REPLY_BUFFER = 1 << 20  # the largest request the kernel sends (direct_io, max_pages 256)
 POOLED_BUFFERS = 8      # reply buffers of sleeping reads kept for reuse
 BLOCK = 4096
-MAX_INODES = 1 << 20
 ATTR_TIMEOUT = 1.0
 MAX_WORKERS = 1 << 30   # pyfuse3's max_tasks: never the limit (max_sleeping is)
 
@@ -181,6 +180,7 @@ class IofsOperations(pyfuse3.Operations):
                 files += durability.control_files(self.durability, self.ns, self._invalidate)
             self.hook.quiet = control.build(self.ns, tree.control, files)
             self.hook.quiet_name = tree.control.encode()
+        self.ns.max_inodes = tree.max_inodes  # bounds what programs make (the tree is made)
 
     def _add_device(self, path: str, driver: Any, **node: Any) -> File:
         head, _, name = path.rpartition("/")
@@ -317,6 +317,8 @@ class IofsOperations(pyfuse3.Operations):
                 raise _fail(error)
         else:
             moved = size - resid
+        if moved > (uio._skip if uio._idx == 0 else size):
+            _unmoved(self._reply, uio, moved, size)
         stats.bytes_read += moved
         if of.regular:
             of.node.atime_ns = time.time_ns()
@@ -336,6 +338,12 @@ class IofsOperations(pyfuse3.Operations):
                 error = guard.raised(of.dev, "d_read", exc)
             of.stats.reads += 1
             moved, error = guard.outcome(of.dev, "d_read", size, uio.uio_resid, error)
+            if moved > (uio._skip if uio._idx == 0 else size):
+                _unmoved(buf, uio, moved, size)
+            # the buffer goes back to the pool for another sleeping read: a driver that kept
+            # this uio must not be able to move data into that read's reply
+            uio._segs[0] = _NOTHING
+            uio._lens[0] = uio.uio_resid = 0
             if error:
                 raise _fail(error)
             of.stats.bytes_read += moved
@@ -562,8 +570,8 @@ class IofsOperations(pyfuse3.Operations):
             s.f_blocks = self.pool.cap // BLOCK
             s.f_bfree = self.pool.available() // BLOCK
             s.f_bavail = s.f_bfree
-            s.f_files = MAX_INODES
-            s.f_ffree = max(MAX_INODES - len(self.ns.inodes), 0)
+            s.f_files = self.ns.max_inodes
+            s.f_ffree = max(self.ns.max_inodes - self.ns.inodes_used, 0)
             s.f_favail = s.f_ffree
             s.f_namemax = 255
             return s
@@ -715,9 +723,18 @@ class IofsOperations(pyfuse3.Operations):
                      name_new: bytes, flags: int, ctx: Any) -> None:
         parent = self.ns.dir(parent_inode_old)
         async with self.hook.request("rename", parent, name_old, self._td(ctx)):
+            if flags & ~(pyfuse3.RENAME_NOREPLACE | pyfuse3.RENAME_EXCHANGE):
+                raise _fail(errno.EINVAL)  # RENAME_WHITEOUT (overlayfs): no whiteouts here
             self.ns.rename(parent_inode_old, name_old, parent_inode_new, name_new,
                            noreplace=bool(flags & pyfuse3.RENAME_NOREPLACE),
                            exchange=bool(flags & pyfuse3.RENAME_EXCHANGE))
+
+
+def _unmoved(buf: memoryview, uio: Uio, moved: int, size: int) -> None:
+    """The driver lowered uio_resid past what it moved into the reply: zeros for the bytes
+    it never moved. The reply buffer held another read's data, maybe another user's file."""
+    walked = uio._skip if uio._idx == 0 else size
+    buf[walked:moved] = bytes(moved - walked)
 
 
 def _fresh_buffer(size: int) -> memoryview:

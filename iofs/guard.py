@@ -101,8 +101,8 @@ def as_errno(value: Any, dev: Device, entry: str) -> int:
 
 async def call(dev: Device, entry: str, *args: Any) -> int:
     """``entry(dev, *args)`` of the device's driver, guarded: 0 or an errno, never an exception."""
-    fn, is_async = entry_point(dev.driver, entry)
     try:
+        fn, is_async = entry_point(dev.driver, entry)  # a property of the driver may raise
         result = (await fn(dev, *args)) if is_async else fn(dev, *args)
     except BaseException as exc:
         return raised(dev, entry, exc)
@@ -112,11 +112,11 @@ async def call(dev: Device, entry: str, *args: Any) -> int:
 
 def call_size(dev: Device) -> int | None:
     """The device's ``d_size``, guarded: an int in 0..OFF_MAX, or None (reported) if broken."""
-    fn, is_async = entry_point(dev.driver, "d_size")
-    if is_async:
-        reports.report(dev, "d_size", "is async (it must return at once)", None)
-        return None
     try:
+        fn, is_async = entry_point(dev.driver, "d_size")
+        if is_async:
+            reports.report(dev, "d_size", "is async (it must return at once)", None)
+            return None
         size = fn(dev)
     except BaseException as exc:
         raised(dev, "d_size", exc)
@@ -131,8 +131,8 @@ def call_size(dev: Device) -> int | None:
 
 async def call_poll(dev: Device, events: int, td: Any) -> int:
     """The device's ``d_poll``, guarded: ready events in 0..0xFFFF, POLLERR if it is broken."""
-    fn, is_async = entry_point(dev.driver, "d_poll")
     try:
+        fn, is_async = entry_point(dev.driver, "d_poll")
         revents = (await fn(dev, events, td)) if is_async else fn(dev, events, td)
     except BaseException as exc:
         raised(dev, "d_poll", exc)

@@ -12,6 +12,7 @@ directory (the control directory) cannot be changed by programs: EPERM.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import stat
 import time
@@ -22,6 +23,7 @@ from .guard import call_size
 
 ROOT_INO = 1
 NAME_MAX = 255
+MAX_INODES = 1 << 20
 
 
 def _err(code: int, what: str = "") -> OSError:
@@ -79,12 +81,17 @@ class Node:
 
 
 class Dir(Node):
-    __slots__ = ("entries", "cookies", "next_cookie", "parent", "sealed")
+    __slots__ = ("entries", "cookies", "order", "stale", "next_cookie", "parent", "sealed")
 
     def __init__(self, ino: int, mode: int, uid: int, gid: int, parent: Dir | None) -> None:
         super().__init__(ino, stat.S_IFDIR | (mode & 0o7777), uid, gid)
         self.entries: dict[bytes, Node] = {}
         self.cookies: dict[bytes, int] = {}
+        # (cookie, name) in cookie order, so that readdir finds where to go on by bisection
+        # (a scan from the start would make listing a big directory quadratic); removed names
+        # stay in it until they are half of it
+        self.order: list[tuple[int, bytes]] = []
+        self.stale = 0
         self.next_cookie = 3  # 1 and 2 are "." and ".."
         self.parent = parent if parent is not None else self
         self.nlink = 2
@@ -97,6 +104,7 @@ class Dir(Node):
     def add(self, name: bytes, node: Node) -> None:
         self.entries[name] = node
         self.cookies[name] = self.next_cookie
+        self.order.append((self.next_cookie, name))
         self.next_cookie += 1
         node.nlink += 1
         node.links.append((self, name))
@@ -108,6 +116,10 @@ class Dir(Node):
     def remove(self, name: bytes) -> Node:
         node = self.entries.pop(name)
         del self.cookies[name]
+        self.stale += 1
+        if self.stale > 64 and self.stale > len(self.cookies):
+            self.order = [(cookie, n) for n, cookie in self.cookies.items()]  # in cookie order
+            self.stale = 0
         node.nlink -= 1
         node.links.remove((self, name))
         if not node.links:  # unlinked: it keeps the path it had (the trace shows what it was)
@@ -126,10 +138,13 @@ class Dir(Node):
             yield b".", self, 1
         if after < 2:
             yield b"..", self.parent, 2
-        for name, node in list(self.entries.items()):
-            cookie = self.cookies.get(name)
-            if cookie is not None and cookie > after:
-                yield name, node, cookie
+        order = self.order  # the list of this call: a compaction meanwhile makes a new one
+        i = bisect.bisect_right(order, after, key=lambda entry: entry[0])
+        while i < len(order):
+            cookie, name = order[i]
+            i += 1
+            if self.cookies.get(name) == cookie:  # not removed (nor removed and made again)
+                yield name, self.entries[name], cookie
 
 
 class File(Node):
@@ -176,6 +191,8 @@ class Namespace:
 
     def __init__(self, root_mode: int = 0o755) -> None:
         self.inodes: dict[int, Node] = {}
+        self.max_inodes = MAX_INODES  # tmpfs's nr_inodes: what statfs says, and ENOSPC beyond
+        self._extra_links = 0  # names beyond a file's first: tmpfs counts each as an inode
         self._next_ino = ROOT_INO
         self.root = self._register(Dir(self._alloc(), root_mode, 0, 0, None))
         self.on_free = lambda node: None  # set by the filesystem: release a file's storage
@@ -235,6 +252,11 @@ class Namespace:
             raise _err(errno.ENOENT)
         return node
 
+    @property
+    def inodes_used(self) -> int:
+        """What counts against ``max_inodes``: every inode, and every extra hard link."""
+        return len(self.inodes) + self._extra_links
+
     def _new_entry(self, parent: int, name: bytes) -> Dir:
         d = self.dir(parent)
         if d.sealed:
@@ -242,6 +264,8 @@ class Namespace:
         self._check_name(name)
         if name in d.entries:
             raise _err(errno.EEXIST)
+        if self.inodes_used >= self.max_inodes:
+            raise _err(errno.ENOSPC)  # every inode costs the daemon memory: a bound, as tmpfs
         return d
 
     @staticmethod
@@ -303,6 +327,7 @@ class Namespace:
             raise _err(errno.EPERM)
         d = self._new_entry(parent, name)
         d.add(name, node)
+        self._extra_links += 1
         self._gen += 1
         node.touch(mtime=False)
         return node
@@ -317,6 +342,8 @@ class Namespace:
         if isinstance(node, Dir):
             raise _err(errno.EISDIR)
         self._changeable(d, node)
+        if node.nlink > 1:
+            self._extra_links -= 1
         d.remove(name)
         self._gen += 1
         self.maybe_free(node)
@@ -381,6 +408,8 @@ class Namespace:
                     raise _err(errno.ENOTEMPTY)
             elif isinstance(node, Dir):
                 raise _err(errno.ENOTDIR)
+            elif target.nlink > 1:
+                self._extra_links -= 1
             dst_dir.remove(new_name)
             self.maybe_free(target)
         src_dir.remove(old_name)

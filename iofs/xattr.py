@@ -1,8 +1,9 @@
 """Extended attributes of a node, kept as tmpfs keeps them.
 
 * Namespaces: ``user.``, ``trusted.`` and ``security.``; any other name (``system.``: POSIX
-  ACLs) is EOPNOTSUPP. The kernel has already checked who may touch which namespace (user.*
-  only on regular files and directories, trusted.* only with CAP_SYS_ADMIN).
+  ACLs) is EOPNOTSUPP, a prefix alone (``user.``) EINVAL. The kernel has already checked who
+  may touch which namespace (user.* only on regular files and directories, trusted.* only
+  with CAP_SYS_ADMIN).
 * ``get``/``remove`` of a missing name: ENODATA. XATTR_CREATE (EEXIST) and XATTR_REPLACE
   (ENODATA) are applied by pyfuse3 through :func:`get`; ERANGE for a buffer too small is the
   kernel's and pyfuse3's.
@@ -35,7 +36,9 @@ def _cost(name: bytes, value: bytes) -> int:
 
 
 def _check_name(name: bytes) -> None:
-    if not name.startswith(NAMESPACES) or name in NAMESPACES:
+    if name in NAMESPACES:
+        raise _fail(errno.EINVAL)  # a prefix with nothing after it, as tmpfs says
+    if not name.startswith(NAMESPACES):
         raise _fail(errno.EOPNOTSUPP)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from _helpers_b import is_mounted, one_line_error, pid_gone, run_iofs, wait_for
+from _helpers_b import env_with_pythonpath, is_mounted, one_line_error, pid_gone, run_iofs, wait_for
 from conftest import OTHER_UID, Mounted, _teardown, daemon_pid
 
 from iofs.cli import pid_file
@@ -40,6 +40,11 @@ BAD = {
     "bad_max_sleeping": ('[options]\nmax_sleeping = 0\n', "max_sleeping must be an integer"),
     "bad_trace_events": ('[options]\ntrace_events = "many"\n', "trace_events must be an integer"),
     "bad_trace": ('[options]\ntrace = "yes"\n', "trace must be true or false"),
+    # statfs cannot carry it: every df of the mount used to be EIO
+    "max_memory_past_off_max": ('[options]\nmax_memory = "99999999999999T"\n',
+                                "max_memory: '99999999999999T' is larger than off_t's maximum"),
+    "limit_past_off_max": ('[[device]]\npath = "z"\ndriver = "zero"\nlimit = "99999999999999T"\n',
+                           "is larger than off_t's maximum"),
 }
 
 
@@ -292,3 +297,106 @@ def test_pid_file_symlink_is_not_followed(tmp_path):
         pidf.unlink()
         if is_mounted(mp):
             subprocess.run(["fusermount3", "-u", "-z", str(mp)])
+
+
+# ---- mount points named oddly, configs that are not files --------------------------------------
+
+def test_umount_of_an_empty_path_is_refused_not_the_cwd_mount(mount_iofs):
+    """`iofs umount ""` (an unset variable) used to unmount the mount the shell stood in."""
+    m = mount_iofs()
+    # in the mount, python -m iofs would import an installed iofs: this checkout's, explicitly
+    res = run_iofs("umount", "", cwd=m.path, env=env_with_pythonpath(REPO))
+    assert res.returncode == 2
+    assert "mount point is empty" in one_line_error(res)
+    assert is_mounted(m.path) and not pid_gone(m.pid)
+
+
+def test_a_symlink_to_the_mount_point_names_the_mount(tmp_path):
+    """mount(8) and umount(8) follow a symbolic link to the mount point; `iofs mount` through
+    one used to fail ("mounted without nodev"), `iofs umount` through one said "not mounted"."""
+    target = tmp_path / "mnt"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    m = Mounted(target, tmp_path / "log", None)
+    try:
+        res = run_iofs("mount", str(link), "--log", str(m.log))
+        assert res.returncode == 0, res.stderr
+        assert is_mounted(target)
+        m.pid = daemon_pid(target)
+        assert m.pid is not None  # the pid file is named after the mount, not the link
+        res = run_iofs("mount", str(link), "--log", str(m.log))
+        assert res.returncode == 1 and "already mounted" in one_line_error(res)
+        res = run_iofs("umount", str(link) + "/")
+        assert res.returncode == 0, res.stderr
+        assert not is_mounted(target)
+        assert wait_for(lambda: pid_gone(m.pid), 10)
+    finally:
+        _teardown(m)
+
+
+@pytest.mark.parametrize("kind", ["dev_zero", "fifo", "directory", "huge"])
+def test_a_config_that_is_not_a_small_file_is_one_line_exit_2(tmp_path, kind):
+    """/dev/zero used to be read until memory ran out, and a FIFO with no writer hung."""
+    cfg = tmp_path / "tree.toml"
+    if kind == "dev_zero":
+        cfg = Path("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(cfg)
+    elif kind == "directory":
+        cfg.mkdir()
+    else:
+        cfg.write_text("# " + "x" * (17 << 20) + "\n")
+    mp = tmp_path / "mnt"
+    mp.mkdir()
+    try:
+        res = run_iofs("mount", str(mp), "--config", str(cfg), "--log", str(tmp_path / "log"),
+                       timeout=20)
+        assert res.returncode == 2
+        one_line_error(res)
+        _nothing_mounted(mp)
+    finally:
+        if is_mounted(mp):
+            _teardown(Mounted(mp, tmp_path / "log", daemon_pid(mp)))
+
+
+WHICH_IOFS = '''
+import iofs
+from iofs.driver import Driver
+from iofs.uio import uiomove_frombuf
+
+
+class Which(Driver):
+    """Reads are the path of the iofs package the daemon imported."""
+
+    def d_read(self, dev, uio, ioflag):
+        where = iofs.__file__.encode()
+        return uiomove_frombuf(where, len(where), uio)
+'''
+
+
+def test_the_daemon_runs_the_iofs_the_command_imported(tmp_path):
+    """`python -m iofs mount` in a checkout imports that checkout's iofs; the daemon it starts
+    (in /) used to import whichever iofs was installed, or fail to import one at all."""
+    import shutil
+
+    import iofs
+
+    checkout = tmp_path / "checkout"
+    shutil.copytree(Path(iofs.__file__).parent, checkout / "iofs",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "drv").mkdir()
+    (tmp_path / "drv" / "which_iofs.py").write_text(WHICH_IOFS)
+    (tmp_path / "tree.toml").write_text('[[device]]\npath = "which"\ndriver = "which_iofs:Which"\n')
+    mp = tmp_path / "mnt"
+    mp.mkdir()
+    m = Mounted(mp, tmp_path / "log", None)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "drv"))
+    try:
+        res = run_iofs("mount", str(mp), "--config", str(tmp_path / "tree.toml"), "--log",
+                       str(m.log), cwd=checkout, env=env)
+        m.pid = daemon_pid(mp)
+        assert res.returncode == 0, res.stderr
+        assert (mp / "which").read_bytes() == str(checkout / "iofs" / "__init__.py").encode()
+    finally:
+        _teardown(m)

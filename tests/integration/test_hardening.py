@@ -177,6 +177,58 @@ from iofs.driver import Driver
 from iofs.uio import uiomove
 
 
+class PropertySize(Driver):
+    """d_size is a property that raises: looking the entry point up is already the bug."""
+
+    @property
+    def d_size(self):
+        raise RuntimeError("d_size property")
+
+    @property
+    def d_poll(self):
+        raise RuntimeError("d_poll property")
+
+
+KEPT = []
+
+
+class Keeper(Driver):
+    """Keeps the uio of its read (moving nothing), and moves into it later, from d_write."""
+
+    async def d_read(self, dev, uio, ioflag):
+        KEPT.append(uio)
+        return 0
+
+    def d_write(self, dev, uio, ioflag):
+        for kept in KEPT:
+            uiomove(b"LATE" * 8, 32, kept)
+        uio.uio_resid = 0
+        return 0
+
+
+class ClaimsAll(Driver):
+    """Says it moved the whole request (uio_resid = 0) and moves nothing."""
+
+    def d_read(self, dev, uio, ioflag):
+        uio.uio_resid = 0
+        return 0
+
+
+class AsyncClaimsAll(Driver):
+    async def d_read(self, dev, uio, ioflag):
+        uio.uio_resid = 0
+        return 0
+
+
+class Filler(Driver):
+    """Moves 16 bytes, sleeps, moves 16 more: a read that holds its reply buffer asleep."""
+
+    async def d_read(self, dev, uio, ioflag):
+        uiomove(b"f" * 16, 16, uio)
+        await trio.sleep(0.5)
+        return uiomove(b"g" * 16, 16, uio)
+
+
 class BadSize(Driver):
     """d_size is broken in the way named by how."""
     def __init__(self, how="raise"):
@@ -308,6 +360,12 @@ BAD_TREE = "".join([
     _dev("base_read", "Exits", where="d_read", what="base"),
     *(_dev(f"errno_{c}", "BadErrno", code=c) for c in (600, 100000, -3, 38)),
     _dev("none", "ReturnsNone"),
+    _dev("propdir/prop", "PropertySize"),
+    _dev("keeper", "Keeper"),
+    _dev("filler", "Filler"),
+    _dev("claims", "ClaimsAll"),
+    _dev("aclaims", "AsyncClaimsAll"),
+    '[[device]]\npath = "secret"\ndriver = "text"\nmode = "0600"\ncontent = "root only"\n',
     _dev("anone", "AsyncNone"),
 ])
 
@@ -342,6 +400,47 @@ def test_bad_d_size_is_eio_on_stat_and_the_dir_still_lists(bad, how):
     assert _errno(os.stat, bad / f"size_{how}") == errno.EIO
     assert _errno(os.open, bad / f"size_{how}", os.O_RDONLY) == errno.EIO
     assert f"size_{how}" in os.listdir(bad.path)
+    _alive(bad)
+
+
+def test_a_driver_attribute_that_raises_is_eio_and_its_dir_still_lists(bad):
+    """A d_size (or d_poll) property that raises when looked up: stat is EIO and so is open,
+    as for a d_size that raises; readdir of the directory still lists the node (and the rest)."""
+    assert os.listdir(bad / "propdir") == ["prop"]
+    assert _errno(os.stat, bad / "propdir/prop") == errno.EIO
+    _alive(bad)
+
+
+def test_a_kept_uio_cannot_move_into_another_reads_reply(bad):
+    """A driver keeps the uio of a read and moves into it after returning. The reply buffer of
+    that read serves the next sleeping read (of another device); the late move must not reach
+    that read's reply."""
+    with open(bad / "keeper", "rb", buffering=0) as f:
+        assert f.read(128 * 1024) == b""  # a reply buffer of its own, pooled after the reply
+    got = []
+
+    def read_filler() -> None:
+        with open(bad / "filler", "rb", buffering=0) as f:
+            got.append(f.read(128 * 1024))
+
+    reader = threading.Thread(target=read_filler)
+    reader.start()
+    time.sleep(0.2)  # the filler moved its first 16 bytes and sleeps
+    with open(bad / "keeper", "wb", buffering=0) as f:
+        f.write(b"x")  # the keeper moves 32 bytes into the uio it kept
+    reader.join(10)
+    assert got == [b"f" * 16 + b"g" * 16]
+    _alive(bad)
+
+
+def test_bytes_a_driver_claims_but_never_moved_are_zeros_not_another_reads(bad):
+    """A d_read that lowers uio_resid without moving anything: the reply buffer it claims
+    held the previous read's data (here a 0600 file of root's); the program gets zeros."""
+    for claims, before in (("claims", "secret"), ("aclaims", "filler")):
+        with open(bad / before, "rb", buffering=0) as f:
+            assert f.read(128 * 1024) in (b"root only", b"f" * 16 + b"g" * 16)
+        with open(bad / claims, "rb", buffering=0) as f:
+            assert f.read(128 * 1024) == bytes(128 * 1024), claims
     _alive(bad)
 
 

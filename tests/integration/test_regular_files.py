@@ -431,6 +431,41 @@ def test_statfs_values(shared, d):
     assert wait_for(lambda: os.statvfs(shared.path).f_bfree == s.f_bfree, 5)
 
 
+def test_max_inodes_is_enospc_beyond_as_tmpfs_nr_inodes(tmp_path):
+    """statfs's f_files is a real bound: past it, creating anything that needs an inode is
+    ENOSPC (tmpfs's nr_inodes), so that a user cannot make files until the daemon runs out
+    of memory. As on tmpfs, each hard link beyond a file's first name counts too; an unlinked
+    name gives its count back."""
+    with mounted(tmp_path, '[options]\nmax_inodes = 40\n[[dir]]\npath = "tmp"\nmode = "1777"\n') as m:
+        t = m / "tmp"
+        made = 0
+        with pytest.raises(OSError) as ei:
+            while made < 100:
+                _write(t / f"f{made}", b"x")
+                made += 1
+        assert ei.value.errno == errno.ENOSPC
+        assert 0 < made < 40
+        s = os.statvfs(m.path)
+        assert s.f_files == 40 and s.f_ffree == 0
+        for make in (os.mkdir, lambda p: os.symlink("f0", p), os.mkfifo,
+                     lambda p: os.link(t / "f0", p)):
+            with pytest.raises(OSError) as ei:
+                make(t / "more")
+            assert ei.value.errno == errno.ENOSPC
+        _write(t / "f0", b"still writable")  # an existing name opens as before
+        os.unlink(t / "f1")
+        assert wait_for(lambda: os.statvfs(m.path).f_ffree == 1, 5)
+        os.link(t / "f0", t / "f0-link")  # the freed inode's room, taken by a link
+        assert os.statvfs(m.path).f_ffree == 0
+        with pytest.raises(OSError) as ei:
+            _write(t / "again", b"y")
+        assert ei.value.errno == errno.ENOSPC
+        os.rename(t / "f2", t / "f0-link")  # over a second name: its count comes back
+        assert os.statvfs(m.path).f_ffree == 1
+        _write(t / "again", b"y")
+        assert _read(t / "f0") == b"still writable"
+
+
 # ---- names and listings ------------------------------------------------------------------------
 
 def test_name_too_long(d):
@@ -466,6 +501,22 @@ def test_readdir_many_entries(d):
     for n in names[::2]:
         os.unlink(d / n)
     assert sorted(os.listdir(d)) == names[1::2]
+
+
+def test_listing_a_big_directory_takes_time_in_proportion(d):
+    """readdir used to scan a directory from its start on every call (a few dozen entries
+    each), so listing n entries cost n**2: 50,000 took 36 s, and each call held the daemon.
+    Four times the entries must take about four times as long, not sixteen."""
+    took = {}
+    for n in (5000, 20000):
+        sub = d / f"n{n}"
+        sub.mkdir()
+        for i in range(n):
+            os.mknod(sub / f"e{i:06d}", stat.S_IFIFO | 0o600)
+        t0 = time.monotonic()
+        assert len(os.listdir(sub)) == n
+        took[n] = time.monotonic() - t0
+    assert took[20000] < 8 * took[5000] + 0.15, took
 
 
 # ---- the memory cap ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import stat
 
 import pytest
 
-from _helpers_b import mounted
+from _helpers_b import mounted, renameat2
 
 from iofs.cli import mount_options
 
@@ -195,6 +195,35 @@ def test_xattr_limits_e2big_and_enospc(xfile):
     os.setxattr(xfile, "user.v3", b"z" * 1000)  # a small one still does
     os.removexattr(xfile, "user.v1")
     os.setxattr(xfile, "user.v4", b"w" * 60000)  # room again after a removal
+
+
+def test_xattr_namespace_prefix_alone_is_einval(xfile):
+    """tmpfs: a name that is only a namespace prefix is EINVAL, not EOPNOTSUPP."""
+    for name in ("user.", "trusted.", "security."):
+        assert _errno(os.setxattr, xfile, name, b"v") == errno.EINVAL
+        assert _errno(os.getxattr, xfile, name) == errno.EINVAL
+    assert _errno(os.setxattr, xfile, "system.other", b"v") in (errno.EOPNOTSUPP, errno.EINVAL)
+
+
+RENAME_WHITEOUT = 4
+
+
+def test_rename_whiteout_is_einval_not_a_plain_rename(m):
+    """RENAME_WHITEOUT (overlayfs) asks for a whiteout left at the old name. iofs makes none,
+    so it refuses the call, as a filesystem without whiteouts does: a plain rename would leave
+    overlayfs with the lower file showing through."""
+    d = m / "tmp" / "whiteout"
+    d.mkdir()
+    try:
+        (d / "a").write_bytes(b"A")
+        assert renameat2(str(d / "a"), str(d / "b"), RENAME_WHITEOUT) == errno.EINVAL
+        assert sorted(os.listdir(d)) == ["a"]
+        assert renameat2(str(d / "a"), str(d / "b"), RENAME_WHITEOUT | 1) == errno.EINVAL
+        assert sorted(os.listdir(d)) == ["a"]
+    finally:
+        for name in os.listdir(d):
+            os.unlink(d / name)
+        d.rmdir()
 
 
 def test_xattrs_count_against_max_memory(tmp_path):

@@ -59,7 +59,7 @@ from .drivers.regular import MemoryPool, RegularFile
 from .durability import Durability
 from .faults.hook import Hook, build_hook, control_files
 from .tree import Dir, File, Namespace, Node, Special, Symlink
-from .uio import OFF_MAX, UIO_READ, UIO_USERSPACE, UIO_WRITE, Uio
+from .uio import OFF_MAX, UIO_READ, UIO_USERSPACE, UIO_WRITE, Uio, uio_unfilled
 
 log = logging.getLogger("iofs")
 
@@ -317,8 +317,8 @@ class IofsOperations(pyfuse3.Operations):
                 raise _fail(error)
         else:
             moved = size - resid
-        if moved > (uio._skip if uio._idx == 0 else size):
-            _unmoved(self._reply, uio, moved, size)
+        if uio._holes is not None or moved > (uio._skip if uio._idx == 0 else size):
+            _unfilled_to_zeros(self._reply, uio, moved)
         stats.bytes_read += moved
         if of.regular:
             of.node.atime_ns = time.time_ns()
@@ -338,8 +338,8 @@ class IofsOperations(pyfuse3.Operations):
                 error = guard.raised(of.dev, "d_read", exc)
             of.stats.reads += 1
             moved, error = guard.outcome(of.dev, "d_read", size, uio.uio_resid, error)
-            if moved > (uio._skip if uio._idx == 0 else size):
-                _unmoved(buf, uio, moved, size)
+            if uio._holes is not None or moved > (uio._skip if uio._idx == 0 else size):
+                _unfilled_to_zeros(buf, uio, moved)
             # the buffer goes back to the pool for another sleeping read: a driver that kept
             # this uio must not be able to move data into that read's reply
             uio._segs[0] = _NOTHING
@@ -730,11 +730,13 @@ class IofsOperations(pyfuse3.Operations):
                            exchange=bool(flags & pyfuse3.RENAME_EXCHANGE))
 
 
-def _unmoved(buf: memoryview, uio: Uio, moved: int, size: int) -> None:
-    """The driver lowered uio_resid past what it moved into the reply: zeros for the bytes
-    it never moved. The reply buffer held another read's data, maybe another user's file."""
-    walked = uio._skip if uio._idx == 0 else size
-    buf[walked:moved] = bytes(moved - walked)
+def _unfilled_to_zeros(buf: memoryview, uio: Uio, moved: int) -> None:
+    """Zeros for the bytes of the reply a d_read counted as moved but never filled (skipped,
+    or claimed by lowering uio_resid): the reply buffer held another read's data, maybe of
+    another user's file. (The inline test before the call is the cheap form of "are there
+    any": the read path pays it on every request.)"""
+    for start, end in uio_unfilled(uio, moved):
+        buf[start:end] = bytes(end - start)
 
 
 def _fresh_buffer(size: int) -> memoryview:

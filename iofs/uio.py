@@ -14,6 +14,9 @@ The model of memory, since Python has no address spaces:
 * ``UIO_SYSSPACE`` iovecs are kernel memory: a fault there is a bug (a kernel would panic), so
   the Python exception propagates.
 * ``UIO_NOCOPY`` moves nothing and advances everything as if it had.
+* Where the uio's iovecs are bytes that go out whole (a reply buffer, not the program's own
+  memory), bytes a read skipped (uioskip, UIO_NOCOPY) would carry whatever the buffer held
+  before: :func:`uio_unfilled` names them, so that their owner can clear them.
 * A ``uio_rw`` that is neither ``UIO_READ`` nor ``UIO_WRITE`` is a programming error:
   AssertionError, like FreeBSD's KASSERT, raised even under ``python -O``.
 * A driver buffer too short for the ``n`` it names, or read-only where data must go, is also a
@@ -42,7 +45,7 @@ __all__ = [
     "UIO_MAXIOV", "IOSIZE_MAX", "OFF_MAX",
     "uiomove", "uiomove_nofault", "uiomove_frombuf",
     "uiocopy", "uioskip", "ureadc", "uwritec", "cloneuio", "copyinuio", "uio_trim_to_limit",
-    "start_moves", "stop_moves",
+    "uio_unfilled", "start_moves", "stop_moves",
 ]
 
 # enum uio_rw
@@ -130,7 +133,8 @@ class Uio(Cursor):
     ``uio_td`` is who asked (a :class:`Td`), ``uio_fmode`` the open flags.
     """
 
-    __slots__ = ("uio_resid", "uio_offset", "uio_rw", "uio_segflg", "uio_td", "uio_limit", "uio_fmode")
+    __slots__ = ("uio_resid", "uio_offset", "uio_rw", "uio_segflg", "uio_td", "uio_limit", "uio_fmode",
+                 "_holes")
 
     def __init__(
         self,
@@ -155,6 +159,7 @@ class Uio(Cursor):
         self._lens = lens
         self._idx = 0
         self._skip = 0
+        self._holes: list[tuple[int, int, int]] | None = None  # (idx, skip, n) a read skipped
         self.uio_resid = sum(lens) if resid is None else resid
         self.uio_offset = offset
         self.uio_rw = rw
@@ -175,6 +180,7 @@ class Uio(Cursor):
         uio._lens = [n]
         uio._idx = 0
         uio._skip = 0
+        uio._holes = None
         uio.uio_resid = n
         uio.uio_offset = offset
         uio.uio_rw = rw
@@ -191,6 +197,7 @@ class Uio(Cursor):
         self._segs[0] = base
         self._lens[0] = n
         self._idx = self._skip = 0
+        self._holes = None
         self.uio_resid = n
         self.uio_offset = offset
 
@@ -269,6 +276,8 @@ def uiomove(buf: Any, n: int, uio: Uio) -> int:
     segflg = uio.uio_segflg
     if segflg == UIO_NOCOPY:
         step = None  # advance only: nothing is touched, so nothing can fault
+        if rw == UIO_READ:
+            _note_hole(uio, n)
     else:
         if type(buf) is not memoryview or buf.format != "B" or buf.ndim != 1:
             buf = as_bytes_view(buf)
@@ -371,6 +380,7 @@ def uiocopy(buf: Any, n: int, rw: int, uio: Uio) -> tuple[int, int]:
     scratch.uio_offset = uio.uio_offset
     scratch.uio_segflg = uio.uio_segflg
     scratch.uio_rw = rw
+    scratch._holes = None  # nothing advances, so nothing counts as moved
     err = uiomove(buf, n, scratch)
     return err, uio.uio_resid - scratch.uio_resid
 
@@ -379,9 +389,38 @@ def uioskip(uio: Uio, n: int) -> None:
     """illumos uioskip: advance the uio by ``n`` bytes without copying; does nothing if n > resid."""
     if n > uio.uio_resid or n <= 0:
         return
+    if uio.uio_rw == UIO_READ:
+        _note_hole(uio, n)
     done = walk(uio, n, None, None, False)
     uio.uio_resid -= done
     uio.uio_offset += done
+
+
+def _note_hole(uio: Uio, n: int) -> None:
+    """Remember that up to ``n`` bytes from the uio's position on are about to be skipped."""
+    hole = (uio._idx, uio._skip, n)
+    if uio._holes is None:
+        uio._holes = [hole]
+    else:
+        uio._holes.append(hole)
+
+
+def uio_unfilled(uio: Uio, moved: int) -> list[tuple[int, int]]:
+    """The byte ranges ``(start, end)`` of a one-iovec UIO_READ request's iovec that count as
+    moved (the first ``moved`` bytes) but that no move filled: what uioskip or a UIO_NOCOPY
+    move passed over, and what lies past the copy position when the driver lowered uio_resid
+    by hand. Empty for a driver that only moved data. Not a uio(9) function: iofs's own, for
+    the owner of a buffer that goes out whole."""
+    iov_len = uio._lens[0]
+    walked = uio._skip if uio._idx == 0 else iov_len
+    spans = []
+    for idx, skip, n in uio._holes or ():
+        end = min(skip + n, iov_len, moved)
+        if idx == 0 and skip < end:
+            spans.append((skip, end))
+    if moved > walked:
+        spans.append((walked, moved))
+    return spans
 
 
 def ureadc(c: int, uio: Uio) -> int:
@@ -413,6 +452,7 @@ def cloneuio(uio: Uio) -> Uio:
     new._segs, new._lens, new._idx, new._skip = uio._segs[i:], uio._lens[i:], 0, uio._skip
     for name in Uio.__slots__:
         setattr(new, name, getattr(uio, name))
+    new._holes = None  # the clone's skips are its own
     return new
 
 

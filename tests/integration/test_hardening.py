@@ -174,7 +174,7 @@ import sys
 import trio
 
 from iofs.driver import Driver
-from iofs.uio import uiomove
+from iofs.uio import UIO_NOCOPY, uiomove, uioskip
 
 
 class PropertySize(Driver):
@@ -212,6 +212,23 @@ class ClaimsAll(Driver):
     def d_read(self, dev, uio, ioflag):
         uio.uio_resid = 0
         return 0
+
+
+class SkipsAll(Driver):
+    """Skips the whole request (illumos uioskip): counted as moved, never filled."""
+
+    def d_read(self, dev, uio, ioflag):
+        uioskip(uio, uio.uio_resid)
+        return 0
+
+
+class NoCopy(Driver):
+    """Moves 4 bytes, then a UIO_NOCOPY move of the rest, as if the data were in place."""
+
+    def d_read(self, dev, uio, ioflag):
+        uiomove(b"head", 4, uio)
+        uio.uio_segflg = UIO_NOCOPY
+        return uiomove(bytes(uio.uio_resid), uio.uio_resid, uio)
 
 
 class AsyncClaimsAll(Driver):
@@ -364,6 +381,8 @@ BAD_TREE = "".join([
     _dev("keeper", "Keeper"),
     _dev("filler", "Filler"),
     _dev("claims", "ClaimsAll"),
+    _dev("skips", "SkipsAll"),
+    _dev("nocopy", "NoCopy"),
     _dev("aclaims", "AsyncClaimsAll"),
     '[[device]]\npath = "secret"\ndriver = "text"\nmode = "0600"\ncontent = "root only"\n',
     _dev("anone", "AsyncNone"),
@@ -441,6 +460,18 @@ def test_bytes_a_driver_claims_but_never_moved_are_zeros_not_another_reads(bad):
             assert f.read(128 * 1024) in (b"root only", b"f" * 16 + b"g" * 16)
         with open(bad / claims, "rb", buffering=0) as f:
             assert f.read(128 * 1024) == bytes(128 * 1024), claims
+    _alive(bad)
+
+
+@pytest.mark.parametrize("driver, head", [("skips", b""), ("nocopy", b"head")])
+def test_bytes_a_driver_skips_are_zeros_not_another_reads(bad, driver, head):
+    """uioskip and a UIO_NOCOPY move count bytes as moved without filling them: in a kernel
+    the program's buffer keeps its own bytes; over FUSE the reply replaces them, and the
+    reply buffer held the previous read (a 0600 file of root's), so they must be zeros."""
+    with open(bad / "secret", "rb", buffering=0) as f:
+        assert f.read(4096) == b"root only"
+    with open(bad / driver, "rb", buffering=0) as f:
+        assert f.read(4096) == head + bytes(4096 - len(head))
     _alive(bad)
 
 

@@ -69,20 +69,21 @@ def state_dir() -> str:
     return base
 
 
-def open_nofollow(path: str, flags: int, mode: int = 0o644) -> int:
-    """os.open that refuses a symlink at ``path`` (one line, CliError)."""
+def open_nofollow(path: str, flags: int, mode: int = 0o644, status: int = EXIT_FAIL) -> int:
+    """os.open that refuses a symlink at ``path`` (one line, CliError with ``status``)."""
     try:
         return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise CliError(f"{path} is a symbolic link: refusing to follow it") from None
-        raise CliError(f"cannot open {path}: {exc.strerror}") from None
+            raise CliError(f"{path} is a symbolic link: refusing to follow it", status) from None
+        raise CliError(f"cannot open {path}: {exc.strerror}", status) from None
 
 
-def open_log(path: str):
-    """The log file at ``path`` for appending, never through a symlink."""
-    return os.fdopen(open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a",
-                     buffering=1)
+def open_log(path: str, status: int = EXIT_FAIL):
+    """The log file at ``path`` for appending, never through a symlink. ``status``: the exit
+    status if it cannot be opened (EXIT_USAGE for a path the user named with --log)."""
+    fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600, status)
+    return os.fdopen(fd, "a", buffering=1)
 
 
 def _state_file(mountpoint: str, suffix: str) -> str:
@@ -296,7 +297,7 @@ def cmd_mount(args: argparse.Namespace) -> int:
 
 
 def _run_foreground(mountpoint: str, tree: config.Tree, args: argparse.Namespace) -> int:
-    stream = open_log(args.log) if args.log else sys.stderr
+    stream = open_log(args.log, EXIT_USAGE) if args.log else sys.stderr
     _setup_logging(args.debug, stream)
     ready_fd = args.ready_fd
     failure: list[str] = []
@@ -350,7 +351,7 @@ def _start_background(mountpoint: str, args: argparse.Namespace) -> int:
         cmd.append("--debug")
     if args.allow_other:
         cmd.append("--allow-other")
-    with open_log(logpath) as logf:
+    with open_log(logpath, EXIT_USAGE if args.log else EXIT_FAIL) as logf:
         proc = subprocess.Popen(cmd, pass_fds=(w,), start_new_session=True, stdin=subprocess.DEVNULL,
                                 stdout=logf, stderr=logf, cwd="/", env=_daemon_env())
     os.close(w)

@@ -274,9 +274,19 @@ def test_log_file_symlink_is_not_followed(tmp_path):
     mp = tmp_path / "mnt"
     mp.mkdir()
     res = run_iofs("mount", str(mp), "--log", str(link))
-    assert res.returncode == 1
+    assert res.returncode == 2
     assert "symbolic link" in one_line_error(res)
     assert victim.read_text() == "keep me\n"
+    assert not is_mounted(mp)
+
+
+@pytest.mark.parametrize("foreground", [False, True])
+def test_a_log_path_that_cannot_be_opened_is_a_usage_error(tmp_path, foreground):
+    mp = tmp_path / "mnt"
+    mp.mkdir()
+    res = run_iofs("mount", str(mp), "--log", str(tmp_path), *(["--foreground"] if foreground else []))
+    assert res.returncode == 2
+    assert one_line_error(res) == f"iofs: cannot open {tmp_path}: Is a directory"
     assert not is_mounted(mp)
 
 

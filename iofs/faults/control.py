@@ -28,6 +28,7 @@ from ..driver import IO_NDELAY, Driver, devfs_get_cdevpriv, devfs_set_cdevpriv, 
 from ..uio import uiomove
 from .hook import Hook
 from .rules import parse_rule
+from .steps import whole_number
 from .trace import BATCH_DELAY, json_line, lost_line
 
 log = logging.getLogger("iofs")
@@ -110,11 +111,12 @@ class FaultsFile(Driver):
                 continue
             if line == "clear":
                 changes.append("clear")
-            elif line.startswith("-") and line[1:].isdigit():
-                if not any(r.id == int(line[1:]) for r in rules.active):
-                    log.warning("%s: no rule %s to remove: ENOENT", dev.name, line[1:])
+            elif line.startswith("-") and whole_number(line[1:]) is not None:
+                rule_id = whole_number(line[1:])
+                if not any(r.id == rule_id for r in rules.active):
+                    log.warning("%s: no rule %s to remove: ENOENT", dev.name, rule_id)
                     return errno.ENOENT
-                changes.append(int(line[1:]))
+                changes.append(rule_id)
             else:
                 try:
                     changes.append(parse_rule(line))

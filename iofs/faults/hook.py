@@ -26,13 +26,13 @@ import time
 from typing import Any, Awaitable, Callable
 
 import pyfuse3
-import trio
 
 from .. import guard
 from ..driver import ERESTART, IO_NDELAY, Td
 from ..tree import Dir, File, Node
 from ..uio import start_moves, stop_moves
 from .rules import DATA_OPS, Rule
+from . import steps
 from .steps import Step
 from .trace import Ring
 
@@ -113,10 +113,12 @@ class _Request:
             if rule is not None:
                 self.rule = rule
                 step = rule.action
+                code = 0
                 if step.kind == "sleep":
-                    await trio.sleep(step.n / 1000)
+                    code = await steps.sleep(step, self.td)
                 elif step.kind == "errno":
                     code = errno.EINTR if step.code == ERESTART else step.code
+                if code:
                     hook.record(self.op, self.path, self.td, self.comm, None, None, 0, code,
                                 self.t0, rule)
                     self.t0 = -1  # recorded
@@ -128,6 +130,16 @@ class _Request:
             self.hook.record(self.op, self.path, self.td, self.comm, None, None, 0, code,
                              self.t0, self.rule)
         return False
+
+
+class _Unfaulted(_Request):
+    """A request that is traced but never faulted: the root's getattr, which the kernel asks
+    for on the way to the control directory, so that no rule can lock its user out."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> None:
+        return None
 
 
 class Hook:
@@ -193,7 +205,8 @@ class Hook:
             return _Request(self, op, of.path, td or of.td, of.comm)
         path = self.ns.path(node) if name is None else self.ns.child_path(node, name)
         td = td or _NO_TD
-        return _Request(self, op, path, td, self.comm(td.pid) if td.pid else "")
+        kind = _Unfaulted if node is self.ns.root and op == "getattr" and self.quiet else _Request
+        return kind(self, op, path, td, self.comm(td.pid) if td.pid else "")
 
     async def read(self, of: Any, off: int, size: int, serve: Callable[..., Awaitable[Any]]) -> Any:
         """A read of ``size`` bytes at ``off``: ``serve(of, off, size)`` is the filesystem's."""
@@ -231,7 +244,9 @@ class Hook:
         the program gets (read) or the driver stores (write)."""
         step = rule.action
         if step.kind == "sleep":
-            await trio.sleep(step.n / 1000)
+            error = await steps.sleep(step, of.td)
+            if error:
+                raise pyfuse3.FUSEError(error)
         error = step.error(of.ioflag)
         if step.kind == "eagain" and error:
             raise pyfuse3.FUSEError(error)

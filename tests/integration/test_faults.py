@@ -8,6 +8,7 @@ import errno
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -549,3 +550,81 @@ def test_a_rule_added_after_the_open_of_a_regular_file(m):
     finally:
         os.close(fd)
         p.unlink()
+
+
+# ---- a bad rule or odd input never takes the mount, or its callers, down ----------------------
+
+@pytest.mark.parametrize("op,ms", [("open", "100000000"), ("read", "100000000"),
+                                   ("open", "9" * 400)])  # more ms than a float holds
+def test_a_killed_program_is_let_go_from_a_sleep(m, op, ms):
+    """pyfuse3 passes no FUSE_INTERRUPT: a program killed in a sleep:MS request would stay in
+    D state until the sleep ends, unless the sleep watches its signals, as every sleep does."""
+    fault(m, f"path=zero op={op} action=sleep:{ms}")
+    proc = subprocess.Popen(["dd", f"if={m / 'zero'}", "of=/dev/null", "bs=1", "count=1",
+                             "status=none"], stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)
+        assert proc.poll() is None, proc.stderr.read()  # asleep, not failed
+        proc.kill()
+        assert proc.wait(timeout=5) == -9
+    finally:
+        client.clear_rules(m.path)
+        if proc.poll() is None:
+            proc.kill()
+    (event,) = [e for e in client.read_trace(m.path) if e["pid"] == proc.pid and e["op"] == op]
+    assert event["errno"] == errno.EINTR and event["rule"] is not None
+
+
+def test_a_sleep_interrupted_by_a_signal_is_eintr(m):
+    fault(m, "path=zero op=read action=sleep:100000000")
+    fd = os.open(m / "zero", os.O_RDONLY)
+    import signal
+    import threading
+
+    old = signal.signal(signal.SIGUSR1, lambda *a: None)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGUSR1))
+    try:
+        timer.start()
+        t0 = time.monotonic()
+        assert raw_read(fd, 10) == (-1, b"", errno.EINTR)
+        assert time.monotonic() - t0 < 5
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, old)
+        os.close(fd)
+
+
+def test_a_getattr_rule_on_everything_cannot_lock_out_the_control_directory(m):
+    """The kernel asks for the root's attributes on every path into the mount once its cache
+    runs out: were that getattr faulted, no one could reach .iofs to clear the rule."""
+    fd = os.open(m / "zero", os.O_RDONLY)
+    try:
+        fault(m, "op=getattr action=eio")
+        fault(m, "path=** op=getattr action=sleep:100000000")
+        time.sleep(1.1)  # cached attributes run out
+        assert _errno(os.fstat, fd) == errno.EIO  # the rule works on the rest
+        res = run_iofs("fault", str(m.path), "clear", timeout=10)
+        assert res.returncode == 0, res.stderr
+        assert _rules(m) == []
+        os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def test_a_control_directory_that_fails_to_answer_is_one_line(m):
+    fault(m, "path=tmp/faults op=lookup action=eio")
+    for args in (["fault", str(m.path), "--control", "tmp", "list"],
+                 ["trace", str(m.path), "--control", "tmp"]):
+        res = run_iofs(*args)
+        assert res.returncode == 1 and "Input/output error" in one_line_error(res), args
+
+
+@pytest.mark.parametrize("line", ["-\u00b2", "-" + "9" * 5000, "nth=\u00b2 action=eio",
+                                  "action=sleep:" + "9" * 5000])
+def test_numbers_python_cannot_convert_are_einval(m, line):
+    fd = os.open(m / ".iofs" / "faults", os.O_WRONLY)
+    try:
+        assert _errno(os.write, fd, line.encode() + b"\n") == errno.EINVAL
+    finally:
+        os.close(fd)
+    assert "Traceback" not in m.log_text()

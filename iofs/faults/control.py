@@ -7,7 +7,8 @@ opens each keep their own position.
 changes the rules, all or nothing, and a read on the *same* open then returns the reply (the
 id of each rule added, one per line); a read on an open that wrote nothing lists the active
 rules, one line each: ``ID hits=N RULE``. A line is a rule (:func:`iofs.faults.rules.parse_rule`),
-``clear`` (remove all) or ``-ID`` (remove one: ENOENT if there is no such rule). A bad line
+``clear`` (remove all) or ``-ID`` (remove one: ENOENT if there is no such rule); the requests
+asleep in a removed rule's ``sleep:MS`` go on, served. A bad line
 fails the write with EINVAL, and the reason is logged.
 
 ``trace`` serves the ring as JSON lines from the oldest event kept (a new open) or from where

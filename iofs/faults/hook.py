@@ -28,7 +28,7 @@ from typing import Any, Awaitable, Callable
 import pyfuse3
 
 from .. import guard
-from ..driver import ERESTART, IO_NDELAY, Td
+from ..driver import ERESTART, IO_NDELAY, Td, WaitChannel
 from ..tree import Dir, File, Node
 from ..uio import start_moves, stop_moves
 from .rules import DATA_OPS, Rule
@@ -63,6 +63,7 @@ class Rules:
     def __init__(self) -> None:
         self.active: list[Rule] = []
         self._next_id = 1
+        self._sleeps: dict[int, WaitChannel] = {}  # rule id -> where its sleep:MS requests wait
 
     def add(self, rule: Rule) -> int:
         rule.id = self._next_id
@@ -74,10 +75,25 @@ class Rules:
         kept = [r for r in self.active if r.id != rule_id]
         found = len(kept) != len(self.active)
         self.active = kept
+        self._wake(rule_id)
         return found
 
     def clear(self) -> None:
         self.active = []
+        for rule_id in list(self._sleeps):
+            self._wake(rule_id)
+
+    def sleeps(self, rule: Rule) -> WaitChannel:
+        """Where the requests asleep in ``rule`` wait: removing the rule wakes them (served)."""
+        chan = self._sleeps.get(rule.id)
+        if chan is None:
+            chan = self._sleeps[rule.id] = WaitChannel()
+        return chan
+
+    def _wake(self, rule_id: int) -> None:
+        chan = self._sleeps.pop(rule_id, None)
+        if chan is not None:
+            chan.wakeup()
 
     def listing(self) -> str:
         return "".join(f"{r.id} hits={r.hits} {r}\n" for r in self.active)
@@ -115,7 +131,7 @@ class _Request:
                 step = rule.action
                 code = 0
                 if step.kind == "sleep":
-                    code = await steps.sleep(step, self.td)
+                    code = await steps.sleep(step, self.td, hook.rules.sleeps(rule))
                 elif step.kind == "errno":
                     code = errno.EINTR if step.code == ERESTART else step.code
                 if code:
@@ -244,7 +260,7 @@ class Hook:
         the program gets (read) or the driver stores (write)."""
         step = rule.action
         if step.kind == "sleep":
-            error = await steps.sleep(step, of.td)
+            error = await steps.sleep(step, of.td, self.rules.sleeps(rule))
             if error:
                 raise pyfuse3.FUSEError(error)
         error = step.error(of.ioflag)

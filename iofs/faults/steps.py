@@ -139,16 +139,17 @@ def parse_step(text: Any) -> Step:
     raise ValueError(f"unknown step {text!r} (steps: {VOCABULARY})")
 
 
-async def sleep(step: Step, td: Any = None) -> int:
-    """Wait the ms of a ``sleep:MS`` step: 0 when they have passed. As every sleep in iofs
-    (:class:`iofs.driver.WaitChannel`, tsleep with PCATCH), EINTR as soon as the process
-    behind ``td`` has a signal, so a program interrupted or killed mid-sleep is let go (pyfuse3
-    gives no FUSE_INTERRUPT), and EAGAIN past its uid's ``max_sleeping``."""
+async def sleep(step: Step, td: Any = None, chan: WaitChannel | None = None) -> int:
+    """Wait the ms of a ``sleep:MS`` step: 0 when they have passed, or when ``chan`` is woken
+    (the rule was removed). As every sleep in iofs (:class:`iofs.driver.WaitChannel`, tsleep
+    with PCATCH), EINTR as soon as the process behind ``td`` has a signal, so a program
+    interrupted or killed mid-sleep is let go (pyfuse3 gives no FUSE_INTERRUPT), and EAGAIN
+    past its uid's ``max_sleeping``."""
     if td is not None and not td.pid:
         td = None  # a request nobody asked for (a release after the program is gone)
     if td is not None and td.tgid is None:
         td.tgid = tgid_of(td.pid)
-    error = await WaitChannel().sleep(td, min(step.n or 0, SLEEP_MAX_MS) / 1000)
+    error = await (chan or WaitChannel()).sleep(td, min(step.n or 0, SLEEP_MAX_MS) / 1000)
     return 0 if error == errno.EWOULDBLOCK else error
 
 

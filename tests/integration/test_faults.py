@@ -594,6 +594,22 @@ def test_a_sleep_interrupted_by_a_signal_is_eintr(m):
         os.close(fd)
 
 
+@pytest.mark.parametrize("op,how", [("read", "clear"), ("open", "clear"), ("read", "id")])
+def test_removing_a_sleep_rule_lets_its_sleepers_go(m, op, how):
+    rule = fault(m, f"path=zero op={op} action=sleep:100000000")
+    proc = subprocess.Popen(["dd", f"if={m / 'zero'}", "of=/dev/null", "bs=1", "count=1",
+                             "status=none"])
+    try:
+        time.sleep(0.5)
+        assert proc.poll() is None
+        res = run_iofs("fault", str(m.path), "clear", *([str(rule)] if how == "id" else []))
+        assert res.returncode == 0, res.stderr
+        assert proc.wait(timeout=5) == 0  # served, as if the rule had never been
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # (a sleep that does not watch for signals holds it until the umount)
+
+
 def test_a_getattr_rule_on_everything_cannot_lock_out_the_control_directory(m):
     """The kernel asks for the root's attributes on every path into the mount once its cache
     runs out: were that getattr faulted, no one could reach .iofs to clear the rule."""

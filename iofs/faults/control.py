@@ -186,8 +186,10 @@ class TraceFile(Driver):
 
     def d_write(self, dev, uio, ioflag):
         text = _written(uio, 4096)
-        words = (text or "").split()
-        for word in words:
+        if text is None:
+            log.warning("%s: a write that is not UTF-8 text of at most 4 KiB: EINVAL", dev.name)
+            return errno.EINVAL
+        for word in text.split():
             if word in ("detail=1", "detail=on"):
                 self.hook.detail = True
             elif word in ("detail=0", "detail=off"):

@@ -644,3 +644,9 @@ def test_numbers_python_cannot_convert_are_einval(m, line):
     finally:
         os.close(fd)
     assert "Traceback" not in m.log_text()
+
+
+@pytest.mark.parametrize("rule_id", ["-5", "0"])
+def test_clear_of_an_id_that_cannot_be_one_is_a_usage_error(m, rule_id):
+    res = run_iofs("fault", str(m.path), "clear", rule_id)
+    assert res.returncode == 2 and "a rule id is a whole number >= 1" in one_line_error(res)

@@ -650,3 +650,30 @@ def test_numbers_python_cannot_convert_are_einval(m, line):
 def test_clear_of_an_id_that_cannot_be_one_is_a_usage_error(m, rule_id):
     res = run_iofs("fault", str(m.path), "clear", rule_id)
     assert res.returncode == 2 and "a rule id is a whole number >= 1" in one_line_error(res)
+
+
+def test_a_write_the_kernel_would_split_is_refused_whole(m):
+    """The kernel hands a write(2) to iofs in pieces of at most 256 pages: a rule line across
+    a piece's end would be parsed as two lines (count=12 of count=123456, then EINVAL), so a
+    write that may come in pieces is EINVAL and adds nothing; a smaller one is one piece."""
+    import mmap
+
+    target = b"path=victim action=eio count=123456\n"
+    page = mmap.mmap(-1, 2 << 20)  # page-aligned: the write starts 64 bytes into a page
+    misalign = 64
+    first = 256 * 4096 - misalign  # what the kernel's first piece holds
+    cut = target.index(b"123456") + 2
+    body = b"#" * (first - cut - 1) + b"\n" + target + b"path=after action=eio\n"
+    page[misalign:misalign + len(body)] = body
+    buf = memoryview(page)[misalign:misalign + len(body)]
+    fd = os.open(m / ".iofs" / "faults", os.O_WRONLY)
+    try:
+        assert _errno(os.write, fd, buf) == errno.EINVAL
+        assert _rules(m) == []
+        small = b"#" * (255 * 4096 - len(target) - 1) + b"\n" + target
+        assert os.write(fd, small) == len(small)
+    finally:
+        buf.release()
+        os.close(fd)
+        page.close()
+    assert [r.split(" ", 2)[2] for r in _rules(m)][0].startswith("path=victim count=123456 ")

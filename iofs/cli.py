@@ -505,6 +505,16 @@ def _client_call(fn: Callable, *args, **kw):
         raise CliError(str(exc), EXIT_USAGE if exc.usage else EXIT_FAIL) from None
 
 
+def _rule_id(text: str) -> int:
+    """A rule id as ``iofs fault clear`` takes it: a whole number from 1 (argparse's type)."""
+    from .faults.steps import whole_number
+
+    n = whole_number(text)
+    if n is None or n < 1:
+        raise argparse.ArgumentTypeError(f"a rule id is a whole number >= 1, not {text!r}")
+    return n
+
+
 def cmd_fault(args: argparse.Namespace) -> int:
     from . import client
 
@@ -669,7 +679,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("rule", nargs="+", metavar="KEY=VALUE")
     fa.add_parser("list", help="the active rules: id, hits, the rule as parsed")
     clear = fa.add_parser("clear", help="remove rule ID, or all rules")
-    clear.add_argument("id", nargs="?", type=int)
+    clear.add_argument("id", nargs="?", type=_rule_id)
     f.set_defaults(func=cmd_fault)
     t = sub.add_parser("trace", help="the requests a running mount served (the trace ring)")
     t.add_argument("mountpoint")

@@ -30,9 +30,13 @@ class ControlError(Exception):
 def control_dir(mountpoint: str | os.PathLike, name: str = DEFAULT_NAME) -> Path:
     """The control directory of the iofs mount at ``mountpoint``."""
     d = Path(mountpoint) / name
-    if not (d / "faults").exists():
+    try:
+        os.stat(d / "faults")
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise ControlError(f"cannot reach {d}: {exc.strerror}") from None
         raise ControlError(f"{mountpoint} has no control directory {name} "
-                           "(is it an iofs mount, mounted with control on?)")
+                           "(is it an iofs mount, mounted with control on?)") from None
     return d
 
 

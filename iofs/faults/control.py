@@ -3,11 +3,12 @@
 Both are device nodes with drivers of their own (iofs serving itself), stream devices whose
 opens each keep their own position.
 
-``faults`` is a transaction file (as nfsd's control files are): a write of one or more lines
-changes the rules, all or nothing, and a read on the *same* open then returns the reply (the
+``faults`` is a transaction file (as nfsd's control files are): a write of one or more whole
+lines (at most :data:`WRITE_MAX` bytes) changes the rules, all or nothing, and a read on the *same* open then returns the reply (the
 id of each rule added, one per line); a read on an open that wrote nothing lists the active
 rules, one line each: ``ID hits=N RULE``. A line is a rule (:func:`iofs.faults.rules.parse_rule`),
-``clear`` (remove all) or ``-ID`` (remove one: ENOENT if there is no such rule). A bad line
+``clear`` (remove all) or ``-ID`` (remove one: ENOENT if there is no such rule); the requests
+asleep in a removed rule's ``sleep:MS`` go on, served. A bad line
 fails the write with EINVAL, and the reason is logged.
 
 ``trace`` serves the ring as JSON lines from the oldest event kept (a new open) or from where
@@ -28,11 +29,16 @@ from ..driver import IO_NDELAY, Driver, devfs_get_cdevpriv, devfs_set_cdevpriv, 
 from ..uio import uiomove
 from .hook import Hook
 from .rules import parse_rule
+from .steps import whole_number
 from .trace import BATCH_DELAY, json_line, lost_line
 
 log = logging.getLogger("iofs")
 
 BATCH = 256  # a read finding fewer events than this (and than fit) waits BATCH_DELAY for more
+# The kernel hands a write(2) to a direct_io file in pieces of at most 256 pages; the first
+# piece of a write that was cut holds more than 255 pages. A longer write could be half of
+# one, and its lines would be parsed alone: it is refused, so that one write(2) is one change.
+WRITE_MAX = 255 * 4096
 
 
 class _Open:
@@ -64,7 +70,7 @@ def _serve(state: _Open, data: bytes, uio: Any) -> int:
     return error
 
 
-def _written(uio: Any, limit: int = 1 << 20) -> str | None:
+def _written(uio: Any, limit: int = WRITE_MAX) -> str | None:
     """The text of a write (None if it is not UTF-8 or too long)."""
     n = uio.uio_resid
     if n > limit:
@@ -100,7 +106,8 @@ class FaultsFile(Driver):
         state = _state()
         text = _written(uio)
         if text is None:
-            log.warning("%s: a write that is not UTF-8 text of at most 1 MiB: EINVAL", dev.name)
+            log.warning("%s: a write that is not UTF-8 text of at most %d bytes: EINVAL",
+                        dev.name, WRITE_MAX)
             return errno.EINVAL
         changes: list[Any] = []
         rules = self.hook.rules
@@ -110,11 +117,12 @@ class FaultsFile(Driver):
                 continue
             if line == "clear":
                 changes.append("clear")
-            elif line.startswith("-") and line[1:].isdigit():
-                if not any(r.id == int(line[1:]) for r in rules.active):
-                    log.warning("%s: no rule %s to remove: ENOENT", dev.name, line[1:])
+            elif line.startswith("-") and whole_number(line[1:]) is not None:
+                rule_id = whole_number(line[1:])
+                if not any(r.id == rule_id for r in rules.active):
+                    log.warning("%s: no rule %s to remove: ENOENT", dev.name, rule_id)
                     return errno.ENOENT
-                changes.append(int(line[1:]))
+                changes.append(rule_id)
             else:
                 try:
                     changes.append(parse_rule(line))
@@ -183,8 +191,10 @@ class TraceFile(Driver):
 
     def d_write(self, dev, uio, ioflag):
         text = _written(uio, 4096)
-        words = (text or "").split()
-        for word in words:
+        if text is None:
+            log.warning("%s: a write that is not UTF-8 text of at most 4 KiB: EINVAL", dev.name)
+            return errno.EINVAL
+        for word in text.split():
             if word in ("detail=1", "detail=on"):
                 self.hook.detail = True
             elif word in ("detail=0", "detail=off"):

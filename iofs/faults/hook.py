@@ -26,13 +26,13 @@ import time
 from typing import Any, Awaitable, Callable
 
 import pyfuse3
-import trio
 
 from .. import guard
-from ..driver import ERESTART, IO_NDELAY, Td
+from ..driver import ERESTART, IO_NDELAY, Td, WaitChannel
 from ..tree import Dir, File, Node
 from ..uio import start_moves, stop_moves
 from .rules import DATA_OPS, Rule
+from . import steps
 from .steps import Step
 from .trace import Ring
 
@@ -63,6 +63,7 @@ class Rules:
     def __init__(self) -> None:
         self.active: list[Rule] = []
         self._next_id = 1
+        self._sleeps: dict[int, WaitChannel] = {}  # rule id -> where its sleep:MS requests wait
 
     def add(self, rule: Rule) -> int:
         rule.id = self._next_id
@@ -74,10 +75,25 @@ class Rules:
         kept = [r for r in self.active if r.id != rule_id]
         found = len(kept) != len(self.active)
         self.active = kept
+        self._wake(rule_id)
         return found
 
     def clear(self) -> None:
         self.active = []
+        for rule_id in list(self._sleeps):
+            self._wake(rule_id)
+
+    def sleeps(self, rule: Rule) -> WaitChannel:
+        """Where the requests asleep in ``rule`` wait: removing the rule wakes them (served)."""
+        chan = self._sleeps.get(rule.id)
+        if chan is None:
+            chan = self._sleeps[rule.id] = WaitChannel()
+        return chan
+
+    def _wake(self, rule_id: int) -> None:
+        chan = self._sleeps.pop(rule_id, None)
+        if chan is not None:
+            chan.wakeup()
 
     def listing(self) -> str:
         return "".join(f"{r.id} hits={r.hits} {r}\n" for r in self.active)
@@ -113,10 +129,12 @@ class _Request:
             if rule is not None:
                 self.rule = rule
                 step = rule.action
+                code = 0
                 if step.kind == "sleep":
-                    await trio.sleep(step.n / 1000)
+                    code = await steps.sleep(step, self.td, hook.rules.sleeps(rule))
                 elif step.kind == "errno":
                     code = errno.EINTR if step.code == ERESTART else step.code
+                if code:
                     hook.record(self.op, self.path, self.td, self.comm, None, None, 0, code,
                                 self.t0, rule)
                     self.t0 = -1  # recorded
@@ -128,6 +146,16 @@ class _Request:
             self.hook.record(self.op, self.path, self.td, self.comm, None, None, 0, code,
                              self.t0, self.rule)
         return False
+
+
+class _Unfaulted(_Request):
+    """A request that is traced but never faulted: the root's getattr, which the kernel asks
+    for on the way to the control directory, so that no rule can lock its user out."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> None:
+        return None
 
 
 class Hook:
@@ -193,7 +221,8 @@ class Hook:
             return _Request(self, op, of.path, td or of.td, of.comm)
         path = self.ns.path(node) if name is None else self.ns.child_path(node, name)
         td = td or _NO_TD
-        return _Request(self, op, path, td, self.comm(td.pid) if td.pid else "")
+        kind = _Unfaulted if node is self.ns.root and op == "getattr" and self.quiet else _Request
+        return kind(self, op, path, td, self.comm(td.pid) if td.pid else "")
 
     async def read(self, of: Any, off: int, size: int, serve: Callable[..., Awaitable[Any]]) -> Any:
         """A read of ``size`` bytes at ``off``: ``serve(of, off, size)`` is the filesystem's."""
@@ -231,7 +260,9 @@ class Hook:
         the program gets (read) or the driver stores (write)."""
         step = rule.action
         if step.kind == "sleep":
-            await trio.sleep(step.n / 1000)
+            error = await steps.sleep(step, of.td, self.rules.sleeps(rule))
+            if error:
+                raise pyfuse3.FUSEError(error)
         error = step.error(of.ioflag)
         if step.kind == "eagain" and error:
             raise pyfuse3.FUSEError(error)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..units import parse_size
-from .steps import Step, parse_step
+from .steps import Step, parse_step, whole_number
 
 DATA_OPS = frozenset({"read", "write"})
 OPS = ("read", "write", "open", "close", "fsync", "flush", "truncate", "create", "mkdir",
@@ -68,10 +68,11 @@ def glob_regex(glob: str) -> re.Pattern[str]:
 
 
 def _int(token: str, value: str, lo: int = 0) -> int:
-    if not value.isdigit() or int(value) < lo:
-        raise ValueError(f"bad token {token!r}: {value!r} is not a whole number"
+    n = whole_number(value)
+    if n is None or n < lo:
+        raise ValueError(f"bad token {token!r}: {value!r:.40} is not a whole number"
                          + (f" >= {lo}" if lo else ""))
-    return int(value)
+    return n
 
 
 @dataclass(eq=False)

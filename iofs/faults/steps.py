@@ -9,7 +9,8 @@ A step, as written::
     ERRNO         fail with that errno (eio, enospc, eintr, ewouldblock, ...)
     ERRNO:N       move at most N bytes first, then fail with it
     eagain        EAGAIN, but only for a file opened O_NONBLOCK (a blocking open: ok)
-    sleep:MS      wait MS milliseconds (other requests go on), then serve in full
+    sleep:MS      wait MS milliseconds (other requests go on), then serve in full; a
+                  signal to the program ends the wait with EINTR
     corrupt:N     serve in full, with N bytes of the data moved changed (seeded)
 
 Errno names are case-insensitive and take every alias Python's ``errno`` knows (ewouldblock is
@@ -29,9 +30,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-import trio
 
-from ..driver import IO_NDELAY
+from ..driver import IO_NDELAY, WaitChannel, tgid_of
 from ..guard import REAL_ERRNOS
 
 ERRNOS: dict[str, int] = {
@@ -40,6 +40,7 @@ ERRNOS: dict[str, int] = {
 }
 _CANONICAL = {code: name.lower() for code, name in errno.errorcode.items()}
 
+SLEEP_MAX_MS = 10**15  # sleep:MS waits at most this long (as good as forever, and still a float)
 KINDS = ("ok", "short", "errno", "eagain", "sleep", "corrupt")
 VOCABULARY = "ok, short:N, short:half, ERRNO[:N], eagain, sleep:MS, corrupt:N"
 
@@ -98,6 +99,17 @@ class Step:
 OK = Step("ok")
 
 
+def whole_number(text: str) -> int | None:
+    """The whole number written in ASCII digits as ``text``, or None (also for one with more
+    digits than Python converts)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
 def parse_step(text: Any) -> Step:
     """The :class:`Step` written as ``text``; ValueError naming what is wrong with it."""
     if not isinstance(text, str):
@@ -109,9 +121,9 @@ def parse_step(text: Any) -> Step:
             return Step("short", half=True)
         if arg.startswith("-") and arg[1:].isdigit():
             raise ValueError(f"step {text!r}: the number cannot be negative")
-        if not arg.isdigit():
+        number = whole_number(arg)
+        if number is None:
             raise ValueError(f"step {text!r}: {arg!r} is not a number")
-        number = int(arg)
     if name == "ok" and not colon:
         return OK
     if name in ("short", "sleep", "corrupt") and number is not None:
@@ -127,6 +139,20 @@ def parse_step(text: Any) -> Step:
     raise ValueError(f"unknown step {text!r} (steps: {VOCABULARY})")
 
 
+async def sleep(step: Step, td: Any = None, chan: WaitChannel | None = None) -> int:
+    """Wait the ms of a ``sleep:MS`` step: 0 when they have passed, or when ``chan`` is woken
+    (the rule was removed). As every sleep in iofs (:class:`iofs.driver.WaitChannel`, tsleep
+    with PCATCH), EINTR as soon as the process behind ``td`` has a signal, so a program
+    interrupted or killed mid-sleep is let go (pyfuse3 gives no FUSE_INTERRUPT), and EAGAIN
+    past its uid's ``max_sleeping``."""
+    if td is not None and not td.pid:
+        td = None  # a request nobody asked for (a release after the program is gone)
+    if td is not None and td.tgid is None:
+        td.tgid = tgid_of(td.pid)
+    error = await (chan or WaitChannel()).sleep(td, min(step.n or 0, SLEEP_MAX_MS) / 1000)
+    return 0 if error == errno.EWOULDBLOCK else error
+
+
 async def apply_to_uio(step: Step, uio: Any, ioflag: int,
                        move: Callable[[Any], int | Awaitable[int]], seed: int = 0, hit: int = 0) -> int:
     """Run the transfer ``move(uio) -> errno`` as ``step`` says; 0 or an errno.
@@ -137,7 +163,9 @@ async def apply_to_uio(step: Step, uio: Any, ioflag: int,
     fault hook applies the same Step to whole requests.
     """
     if step.kind == "sleep":
-        await trio.sleep(step.n / 1000)
+        error = await sleep(step, uio.uio_td)
+        if error:
+            return error
     error = step.error(ioflag)
     if step.kind == "eagain":
         if error:
@@ -177,4 +205,4 @@ def _corrupt_moved(uio: Any, moved: int, step: Step, seed: int, hit: int) -> Non
         at += len(piece)
 
 
-__all__ = ["Step", "OK", "parse_step", "apply_to_uio", "ERRNOS", "VOCABULARY"]
+__all__ = ["Step", "OK", "parse_step", "apply_to_uio", "sleep", "whole_number", "ERRNOS", "VOCABULARY"]

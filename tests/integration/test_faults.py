@@ -8,6 +8,7 @@ import errno
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -549,3 +550,130 @@ def test_a_rule_added_after_the_open_of_a_regular_file(m):
     finally:
         os.close(fd)
         p.unlink()
+
+
+# ---- a bad rule or odd input never takes the mount, or its callers, down ----------------------
+
+@pytest.mark.parametrize("op,ms", [("open", "100000000"), ("read", "100000000"),
+                                   ("open", "9" * 400)])  # more ms than a float holds
+def test_a_killed_program_is_let_go_from_a_sleep(m, op, ms):
+    """pyfuse3 passes no FUSE_INTERRUPT: a program killed in a sleep:MS request would stay in
+    D state until the sleep ends, unless the sleep watches its signals, as every sleep does."""
+    fault(m, f"path=zero op={op} action=sleep:{ms}")
+    proc = subprocess.Popen(["dd", f"if={m / 'zero'}", "of=/dev/null", "bs=1", "count=1",
+                             "status=none"], stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)
+        assert proc.poll() is None, proc.stderr.read()  # asleep, not failed
+        proc.kill()
+        assert proc.wait(timeout=5) == -9
+    finally:
+        client.clear_rules(m.path)
+        if proc.poll() is None:
+            proc.kill()
+    (event,) = [e for e in client.read_trace(m.path) if e["pid"] == proc.pid and e["op"] == op]
+    assert event["errno"] == errno.EINTR and event["rule"] is not None
+
+
+def test_a_sleep_interrupted_by_a_signal_is_eintr(m):
+    fault(m, "path=zero op=read action=sleep:100000000")
+    fd = os.open(m / "zero", os.O_RDONLY)
+    import signal
+    import threading
+
+    old = signal.signal(signal.SIGUSR1, lambda *a: None)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGUSR1))
+    try:
+        timer.start()
+        t0 = time.monotonic()
+        assert raw_read(fd, 10) == (-1, b"", errno.EINTR)
+        assert time.monotonic() - t0 < 5
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, old)
+        os.close(fd)
+
+
+@pytest.mark.parametrize("op,how", [("read", "clear"), ("open", "clear"), ("read", "id")])
+def test_removing_a_sleep_rule_lets_its_sleepers_go(m, op, how):
+    rule = fault(m, f"path=zero op={op} action=sleep:100000000")
+    proc = subprocess.Popen(["dd", f"if={m / 'zero'}", "of=/dev/null", "bs=1", "count=1",
+                             "status=none"])
+    try:
+        time.sleep(0.5)
+        assert proc.poll() is None
+        res = run_iofs("fault", str(m.path), "clear", *([str(rule)] if how == "id" else []))
+        assert res.returncode == 0, res.stderr
+        assert proc.wait(timeout=5) == 0  # served, as if the rule had never been
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # (a sleep that does not watch for signals holds it until the umount)
+
+
+def test_a_getattr_rule_on_everything_cannot_lock_out_the_control_directory(m):
+    """The kernel asks for the root's attributes on every path into the mount once its cache
+    runs out: were that getattr faulted, no one could reach .iofs to clear the rule."""
+    fd = os.open(m / "zero", os.O_RDONLY)
+    try:
+        fault(m, "op=getattr action=eio")
+        fault(m, "path=** op=getattr action=sleep:100000000")
+        time.sleep(1.1)  # cached attributes run out
+        assert _errno(os.fstat, fd) == errno.EIO  # the rule works on the rest
+        res = run_iofs("fault", str(m.path), "clear", timeout=10)
+        assert res.returncode == 0, res.stderr
+        assert _rules(m) == []
+        os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def test_a_control_directory_that_fails_to_answer_is_one_line(m):
+    fault(m, "path=tmp/faults op=lookup action=eio")
+    for args in (["fault", str(m.path), "--control", "tmp", "list"],
+                 ["trace", str(m.path), "--control", "tmp"]):
+        res = run_iofs(*args)
+        assert res.returncode == 1 and "Input/output error" in one_line_error(res), args
+
+
+@pytest.mark.parametrize("line", ["-\u00b2", "-" + "9" * 5000, "nth=\u00b2 action=eio",
+                                  "action=sleep:" + "9" * 5000])
+def test_numbers_python_cannot_convert_are_einval(m, line):
+    fd = os.open(m / ".iofs" / "faults", os.O_WRONLY)
+    try:
+        assert _errno(os.write, fd, line.encode() + b"\n") == errno.EINVAL
+    finally:
+        os.close(fd)
+    assert "Traceback" not in m.log_text()
+
+
+@pytest.mark.parametrize("rule_id", ["-5", "0"])
+def test_clear_of_an_id_that_cannot_be_one_is_a_usage_error(m, rule_id):
+    res = run_iofs("fault", str(m.path), "clear", rule_id)
+    assert res.returncode == 2 and "a rule id is a whole number >= 1" in one_line_error(res)
+
+
+def test_a_write_the_kernel_would_split_is_refused_whole(m):
+    """The kernel hands a write(2) to iofs in pieces of at most 256 pages: a rule line across
+    a piece's end would be parsed as two lines (count=12 of count=123456, then EINVAL), so a
+    write that may come in pieces is EINVAL and adds nothing; a smaller one is one piece."""
+    import mmap
+
+    target = b"path=victim action=eio count=123456\n"
+    page = mmap.mmap(-1, 2 << 20)  # page-aligned: the write starts 64 bytes into a page
+    misalign = 64
+    first = 256 * 4096 - misalign  # what the kernel's first piece holds
+    cut = target.index(b"123456") + 2
+    body = b"#" * (first - cut - 1) + b"\n" + target + b"path=after action=eio\n"
+    page[misalign:misalign + len(body)] = body
+    buf = memoryview(page)[misalign:misalign + len(body)]
+    fd = os.open(m / ".iofs" / "faults", os.O_WRONLY)
+    try:
+        assert _errno(os.write, fd, buf) == errno.EINVAL
+        assert _rules(m) == []
+        small = b"#" * (255 * 4096 - len(target) - 1) + b"\n" + target
+        assert os.write(fd, small) == len(small)
+    finally:
+        buf.release()
+        os.close(fd)
+        page.close()
+    assert [r.split(" ", 2)[2] for r in _rules(m)][0].startswith("path=victim count=123456 ")

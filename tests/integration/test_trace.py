@@ -237,3 +237,14 @@ def test_trace_detail_option(tmp_path):
         read = [e for e in client.read_trace(mnt.path) if e["op"] == "read"][-1]
         assert read["moves"] == [["uiomove", 100]]
         assert read["uio_before"] == {"uio_offset": 0, "uio_resid": 100}
+
+
+@pytest.mark.parametrize("data", [b"detail=1\xff\n", b"detail=1 " * 1000])
+def test_a_write_the_trace_cannot_read_is_einval(m, data):
+    fd = os.open(m / ".iofs" / "trace", os.O_WRONLY)
+    try:
+        with pytest.raises(OSError) as ei:
+            os.write(fd, data)
+        assert ei.value.errno == errno.EINVAL
+    finally:
+        os.close(fd)

@@ -28,12 +28,11 @@ from typing import Any, Awaitable, Callable
 import pyfuse3
 
 from .. import guard
-from ..driver import ERESTART, IO_NDELAY, Td, WaitChannel
-from ..tree import Dir, File, Node
+from ..driver import ERESTART, Td, WaitChannel
+from ..tree import Node
 from ..uio import start_moves, stop_moves
-from .rules import DATA_OPS, Rule
 from . import steps
-from .steps import Step
+from .rules import DATA_OPS, Rule
 from .trace import Ring
 
 log = logging.getLogger("iofs")

@@ -30,7 +30,6 @@ import random
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-
 from ..driver import IO_NDELAY, WaitChannel, tgid_of
 from ..guard import REAL_ERRNOS
 

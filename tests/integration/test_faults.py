@@ -5,12 +5,9 @@ rules in each of the three places they can be written."""
 from __future__ import annotations
 
 import errno
-import json
 import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 

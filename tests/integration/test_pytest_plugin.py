@@ -3,7 +3,6 @@ pytest of their own, where a failing inner test is seen to fail and no mount out
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 

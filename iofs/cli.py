@@ -329,9 +329,14 @@ def _start_background(mountpoint: str, args: argparse.Namespace) -> int:
         cmd.append("--debug")
     if args.allow_other:
         cmd.append("--allow-other")
+    # the daemon runs in "/": it must import the iofs this command is (a checkout run from its
+    # directory, say), not whatever "/" would find
+    env = dict(os.environ)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with open_log(logpath) as logf:
         proc = subprocess.Popen(cmd, pass_fds=(w,), start_new_session=True, stdin=subprocess.DEVNULL,
-                                stdout=logf, stderr=logf, cwd="/")
+                                stdout=logf, stderr=logf, cwd="/", env=env)
     os.close(w)
     answer = b""
     with os.fdopen(r, "rb") as pipe:

@@ -292,3 +292,30 @@ def test_pid_file_symlink_is_not_followed(tmp_path):
         pidf.unlink()
         if is_mounted(mp):
             subprocess.run(["fusermount3", "-u", "-z", str(mp)])
+
+
+def test_the_daemon_runs_the_iofs_that_mounted_it(tmp_path):
+    """`python -m iofs mount` from a checkout (not the installed iofs) starts a daemon of that
+    same checkout, although the daemon runs in "/"."""
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "iofs", src / "iofs", ignore=shutil.ignore_patterns("__pycache__"))
+    mark = tmp_path / "imported-by"
+    with open(src / "iofs" / "__init__.py", "a") as f:
+        f.write("\nimport os as _os\nif _os.environ.get('IOFS_TEST_MARK'):\n"
+                "    with open(_os.environ['IOFS_TEST_MARK'], 'a') as _f:\n"
+                "        _f.write(f'{_os.getpid()}\\n')\n")
+    mp = tmp_path / "mnt"
+    mp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["IOFS_TEST_MARK"] = str(mark)
+    m = Mounted(mp, tmp_path / "iofs.log", None)
+    try:
+        res = subprocess.run([sys.executable, "-m", "iofs", "mount", str(mp), "--log", str(m.log)],
+                             cwd=src, env=env, capture_output=True, text=True, timeout=60)
+        m.pid = daemon_pid(mp)
+        assert res.returncode == 0, res.stderr
+        assert str(m.pid) in mark.read_text().split(), "the daemon imported another iofs"
+    finally:
+        _teardown(m)

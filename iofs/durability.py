@@ -11,9 +11,11 @@ extra memory is at most the blocks replaced.
 namespace is durable at once, as LazyFS has it: a file created and never fsynced keeps its
 name and loses its data). With a ``seed`` the crash is *torn*: each unsynced 4 KiB block
 survives or not, as drawn from the seed (the same seed, the same survivors). The kernel's page
-cache is dropped around it, and writes that arrive meanwhile (dirty pages the kernel writes
-back because of the invalidation, with ``writeback_cache``) are dropped: they were never
-durable, and a power cut loses them.
+cache is dropped around it. The crash itself is one instant (the files are reverted with no
+await in between): writes that arrive while the cache is dropped (dirty pages the kernel
+writes back because of the invalidation, with ``writeback_cache``, or a program still writing)
+are kept as any write is, so those before the instant are reverted with the rest and those
+after it stay; an fsync acknowledged meanwhile stays durable.
 
 ``sync(1)`` and ``syncfs(2)`` make nothing durable: pyfuse3 has no SYNCFS handler, so the
 kernel only writes dirty pages back (as FUSE writes) and never sends an fsync.
@@ -39,12 +41,22 @@ class Journal:
     its content at the last fsync, for blocks below that size changed since; views into one
     copy per span kept, so a span costs its bytes and no more)."""
 
-    __slots__ = ("room", "durable_size", "saved")
+    __slots__ = ("room", "durable_size", "saved", "crashes")
 
     def __init__(self, room: Durability) -> None:
         self.room = room
         self.durable_size = 0
         self.saved: dict[int, bytes | memoryview] = {}
+        self.crashes = 0  # crashes that changed the file: an open sees each once, at fsync
+
+    def fsync_error(self, seen: list[int]) -> int:
+        """EIO once for an open (``seen``: the crashes it knew of) that a crash has changed the
+        file under since: its writes before the crash are gone, so its next fsync must not
+        say they are durable (Linux reports a lost writeback to each open file once)."""
+        if seen[0] == self.crashes:
+            return 0
+        seen[0] = self.crashes
+        return errno.EIO
 
     def before_write(self, f: Any, off: int, n: int) -> None:
         """Bytes [off, off+n) are about to change: keep the durable content of their blocks."""
@@ -111,14 +123,12 @@ class Journal:
         f.set_size(new_size)
         self.durable_size = f.size
         self.saved = {}
+        self.crashes += 1
         return True
 
 
 class Durability:
     """The crash room of a mount: journals for its regular files, and the crash itself."""
-
-    def __init__(self) -> None:
-        self.dropping = False  # a crash is under way: writes now are lost with it
 
     def journal(self) -> Journal:
         return Journal(self)
@@ -145,26 +155,24 @@ class Durability:
                     seed: int | None = None) -> list[str]:
         """Every regular file back to its durable state (torn by ``seed``); the paths changed.
 
-        The kernel's cache of every regular file is dropped first (dirty pages it writes back
-        then are dropped too), the files are reverted, and the cache is dropped again.
+        The kernel's cache of every regular file is dropped first (the dirty pages it writes
+        back then are journaled as any write), the files are reverted at one instant, and the
+        cache of those changed is dropped again. Nothing is dropped silently: a write the
+        program was told succeeded and then fsynced is durable, whenever it came.
         """
-        self.dropping = True
-        try:
-            await invalidate([node.ino for node, _ in self.files(ns)])
-            rng = random.Random(seed) if seed is not None else None
-            changed = []
-            for node, f in self.files(ns):
-                survives = None
-                if rng is not None:
-                    draws = {b: rng.random() < 0.5 for b in f.journal.unsynced_blocks(f)}
-                    survives = draws.__getitem__
-                if f.journal.revert(f, survives):
-                    node.touch()
-                    changed.append(node)
-            await invalidate([node.ino for node in changed])
-            return [ns.path(node) for node in changed]
-        finally:
-            self.dropping = False
+        await invalidate([node.ino for node, _ in self.files(ns)])
+        rng = random.Random(seed) if seed is not None else None
+        changed = []
+        for node, f in self.files(ns):  # no await in here: the crash is one instant
+            survives = None
+            if rng is not None:
+                draws = {b: rng.random() < 0.5 for b in f.journal.unsynced_blocks(f)}
+                survives = draws.__getitem__
+            if f.journal.revert(f, survives):
+                node.touch()
+                changed.append(node)
+        await invalidate([node.ino for node in changed])
+        return [ns.path(node) for node in changed]
 
 
 

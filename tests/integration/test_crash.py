@@ -3,11 +3,14 @@ lost; torn crashes are seeded; SQLite killed mid-transaction and crashed stays c
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import signal
+import struct
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -200,6 +203,82 @@ def test_crash_control_file_refuses_garbage(m):
         assert ei.value.errno == 22
     finally:
         os.close(fd)
+
+
+def test_fsync_after_a_crash_says_eio_once_to_each_open_it_hit(m):
+    """A write, a crash, then fsync on the same descriptor: the write is gone, so the fsync
+    must not say it is durable (EIO, once, as Linux reports a lost writeback); a descriptor
+    opened after the crash, or a file the crash did not change, fsyncs fine."""
+    p, q = m / "tmp" / "eio-once", m / "tmp" / "eio-untouched"
+    fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+    other = os.open(q, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, b"durable")
+        os.fsync(fd)
+        os.write(fd, b" and lost")
+        crash(m)
+        after = os.open(p, os.O_RDWR)
+        os.fsync(after)
+        os.close(after)
+        with pytest.raises(OSError) as ei:
+            os.fsync(fd)
+        assert ei.value.errno == errno.EIO
+        os.fsync(fd)  # reported once
+        os.fsync(other)
+    finally:
+        os.close(fd)
+        os.close(other)
+    assert p.read_bytes() == b"durable"
+
+
+def test_a_crash_amid_fsynced_writes_keeps_every_acknowledged_one(m):
+    """A program that keeps writing and fsyncing while crashes come: every record whose fsync
+    returned 0 is there afterwards, in the daemon's own copy (the kernel's cache dropped), and
+    every record there is whole."""
+    p = m / "tmp" / "stream"
+    acked: list[int] = []
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                i = 0
+                while not stop.is_set():
+                    os.write(fd, struct.pack("<Q", i) * 64)  # a 512-byte record
+                    try:
+                        os.fsync(fd)
+                        acked.append(i)
+                    except OSError as exc:  # EIO: a crash took the record
+                        if exc.errno != errno.EIO:
+                            raise
+                    i += 1
+            finally:
+                os.close(fd)
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            failure.append(exc)
+
+    th = threading.Thread(target=writer)
+    th.start()
+    try:
+        for _ in range(15):
+            time.sleep(0.05)
+            crash(m)
+    finally:
+        stop.set()
+        th.join(30)
+    assert not failure, failure
+    crash(m)
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+    data = p.read_bytes()
+    assert len(data) % 512 == 0
+    records = [data[off:off + 512] for off in range(0, len(data), 512)]
+    assert all(r == r[:8] * 64 for r in records), "a record that is not whole"
+    assert len(acked) > 50, "the writer wrote too little to tell"
+    lost = sorted(set(acked) - {struct.unpack_from("<Q", r)[0] for r in records})
+    assert not lost, f"fsynced and lost: {lost[:10]} of {len(acked)} ({len(data)} bytes)"
 
 
 def test_writeback_cache_dirty_pages_are_lost_in_a_crash(tmp_path):

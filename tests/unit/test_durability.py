@@ -98,11 +98,3 @@ def test_nothing_unsynced_is_no_change():
     f.d_fsync(None, False)
     assert f.journal.unsynced_blocks(f) == [] and f.journal.unsynced_bytes(f) == 0
     assert not f.journal.revert(f)
-
-
-def test_writes_during_a_crash_are_dropped():
-    f = _file()
-    f.journal.room.dropping = True
-    uio = Uio([IoVec(b"lost")], rw=UIO_WRITE, segflg=UIO_USERSPACE, offset=0)
-    assert f.d_write(None, uio, 0) == 0 and uio.uio_resid == 0
-    assert f.size == 0

@@ -66,10 +66,17 @@ class Journal:
         self._keep(f, off // BLOCK, (end - 1) // BLOCK)
 
     def before_truncate(self, f: Any, size: int) -> None:
-        """The file is about to be cut to ``size``: keep the durable content being cut."""
+        """The file is about to be cut to ``size``: keep the durable content being cut. Holes
+        need nothing kept: cut, they read as zeros until written (and a write keeps them),
+        and a crash that restores the size brings them back as holes."""
         end = min(f.size, self.durable_size)
-        if size < end:
-            self._keep(f, size // BLOCK, (end - 1) // BLOCK)
+        if size >= end:
+            return
+        first, last = size // BLOCK, (end - 1) // BLOCK
+        for lo, hi in f.held_spans():
+            a, b = max(first, lo // BLOCK), min(last, (hi - 1) // BLOCK)
+            if a <= b:
+                self._keep(f, a, b)
 
     def _keep(self, f: Any, first: int, last: int) -> None:
         saved, durable = self.saved, self.durable_size
@@ -88,10 +95,17 @@ class Journal:
         self.saved = {}
 
     def unsynced_blocks(self, f: Any) -> list[int]:
-        """The blocks whose content may differ from the durable state, in order."""
-        beyond = range(self.durable_size // BLOCK, (f.size + BLOCK - 1) // BLOCK) \
-            if f.size > self.durable_size else range(0)
-        return sorted(set(self.saved) | set(beyond))
+        """The blocks whose content may differ from the durable state, in order: those kept,
+        and beyond the durable size those holding data and the one the size ends in (a hole
+        there is a hole either way: a sparse file a TiB long has no more blocks than data)."""
+        blocks = set(self.saved)
+        durable = self.durable_size
+        if f.size > durable:
+            first, last = durable // BLOCK, (f.size - 1) // BLOCK
+            for lo, hi in f.held_spans():
+                blocks.update(range(max(first, lo // BLOCK), min(last, (hi - 1) // BLOCK) + 1))
+            blocks.add(last)
+        return sorted(blocks)
 
     def unsynced_bytes(self, f: Any) -> int:
         """Bytes a crash would change: of the changed blocks below the durable size, what the

@@ -156,6 +156,11 @@ class RegularFile(Driver):
         error, seen = devfs_get_cdevpriv()
         return journal.fsync_error(seen) if not error else 0
 
+    def held_spans(self) -> list[tuple[int, int]]:
+        """The byte ranges [start, end) the file holds data for, in order (the rest are holes,
+        however large the file)."""
+        return sorted((ci * CHUNK, ci * CHUNK + len(c)) for ci, c in self.chunks.items() if c)
+
     def read_range(self, off: int, n: int) -> bytearray:
         """A copy of the file's bytes [off, off+n), holes and what lies past the end as zeros."""
         out = bytearray(n)

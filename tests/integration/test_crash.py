@@ -186,6 +186,57 @@ def test_torn_crash_of_appended_blocks(m):
     assert not rest or rest[-1] == b"B" * BLOCK  # the size ends at the last survivor
 
 
+TIB = 1 << 40
+
+
+@pytest.mark.parametrize("torn", [False, True])
+def test_a_sparse_file_a_tib_long_crashes_at_once(m, torn):
+    """Blocks are counted where the data is: a write a TiB out, never fsynced, or a TiB-long
+    sparse file cut to nothing and written in its hole, costs a crash no more than its data."""
+    p, q = m / "tmp" / f"far-{torn}", m / "tmp" / f"sparse-{torn}"
+    fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, b"h")
+        os.fsync(fd)
+        os.pwrite(fd, b"H", TIB)
+    finally:
+        os.close(fd)
+    fd = os.open(q, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(fd, b"end", TIB)
+        os.fsync(fd)
+        os.pwrite(fd, b"in the hole", TIB // 2)
+        os.ftruncate(fd, 10)
+        os.pwrite(fd, b"again", TIB // 4)
+    finally:
+        os.close(fd)
+    start = time.monotonic()
+    crash(m, *(["--torn", "--seed", "1"] if torn else []))
+    assert time.monotonic() - start < 20
+    size = p.stat().st_size
+    with open(p, "rb") as f:
+        assert f.read(4096) == b"h" + bytes(min(size, 4096) - 1)
+        if size > 4096:  # torn: the far block survived
+            assert size == TIB + 1 and os.pread(f.fileno(), 2, TIB) == b"H"
+        else:
+            assert size in ((1, BLOCK) if torn else (1,))
+    assert q.stat().st_size == TIB + 3
+    fd = os.open(q, os.O_RDONLY)
+    try:
+        if not torn:
+            assert os.pread(fd, 3, TIB) == b"end"
+            assert os.pread(fd, 11, TIB // 2) == bytes(11)
+            assert os.pread(fd, 5, TIB // 4) == bytes(5)
+        else:  # each block as it was at the fsync, or as it is now (cut: zeros)
+            assert os.pread(fd, 3, TIB) in (b"end", bytes(3))
+            assert os.pread(fd, 11, TIB // 2) == bytes(11)
+            assert os.pread(fd, 5, TIB // 4) in (b"again", bytes(5))
+    finally:
+        os.close(fd)
+    p.unlink()
+    q.unlink()
+
+
 def test_crash_needs_durability(tmp_path):
     with mounted(tmp_path) as mnt:
         res = run_iofs("crash", str(mnt.path))

@@ -79,15 +79,25 @@ class Journal:
                 self._keep(f, a, b)
 
     def _keep(self, f: Any, first: int, last: int) -> None:
-        saved, durable = self.saved, self.durable_size
-        todo = [b for b in range(first, last + 1) if b not in saved]
-        if not todo:
-            return
-        lo = todo[0] * BLOCK  # one copy of the whole span, cut into blocks (no copy each)
-        span = memoryview(f.read_range(lo, min((todo[-1] + 1) * BLOCK, durable) - lo))
-        for b in todo:
+        saved = self.saved
+        b = first
+        while b <= last:  # one copy per run of blocks not kept yet, cut into blocks
+            if b in saved:
+                b += 1
+                continue
+            end = b
+            while end + 1 <= last and end + 1 not in saved:
+                end += 1
+            self._keep_run(f, b, end)
+            b = end + 1
+
+    def _keep_run(self, f: Any, first: int, last: int) -> None:
+        durable = self.durable_size
+        lo = first * BLOCK
+        span = memoryview(f.read_range(lo, min((last + 1) * BLOCK, durable) - lo))
+        for b in range(first, last + 1):
             at = b * BLOCK - lo
-            saved[b] = span[at:at + min(BLOCK, durable - b * BLOCK)]
+            self.saved[b] = span[at:at + min(BLOCK, durable - b * BLOCK)]
 
     def commit(self, f: Any) -> None:
         """fsync/fdatasync: what the file holds now is durable."""

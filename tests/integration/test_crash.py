@@ -237,6 +237,36 @@ def test_a_sparse_file_a_tib_long_crashes_at_once(m, torn):
     q.unlink()
 
 
+def _rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+
+
+def test_rewrites_cost_at_most_the_blocks_replaced(m):
+    """Every other block rewritten, then all of them: the daemon keeps each durable block once
+    (32 MiB here), not a copy of every span a write covered besides."""
+    assert m.pid is not None
+    p = m / "tmp" / "rewritten"
+    mib = 1 << 20
+    fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        for k in range(32):
+            os.pwrite(fd, b"a" * mib, k * mib)
+        os.fsync(fd)
+        before = _rss(m.pid)
+        for b in range(1, 32 * mib // BLOCK, 2):
+            os.pwrite(fd, b"b" * BLOCK, b * BLOCK)
+        for k in range(32):
+            os.pwrite(fd, b"c" * mib, k * mib)
+        extra = _rss(m.pid) - before
+        assert extra < 40 * mib, f"{extra / mib:.0f} MiB kept for 32 MiB of blocks replaced"
+    finally:
+        os.close(fd)
+    crash(m)
+    assert p.read_bytes() == b"a" * (32 * mib)
+    p.unlink()
+
+
 def test_crash_needs_durability(tmp_path):
     with mounted(tmp_path) as mnt:
         res = run_iofs("crash", str(mnt.path))

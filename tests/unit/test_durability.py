@@ -98,3 +98,22 @@ def test_nothing_unsynced_is_no_change():
     f.d_fsync(None, False)
     assert f.journal.unsynced_blocks(f) == [] and f.journal.unsynced_bytes(f) == 0
     assert not f.journal.revert(f)
+
+
+def _kept_bytes(f: RegularFile) -> int:
+    """The memory the journal's copies hold (each copy once, however many blocks view it)."""
+    copies = {id(v.obj): v.obj for v in f.journal.saved.values() if isinstance(v, memoryview)}
+    return sum(len(c) for c in copies.values())
+
+
+def test_a_rewrite_over_blocks_already_kept_copies_only_the_others():
+    f = _file()
+    _write(f, 0, b"a" * (64 * BLOCK))
+    f.d_fsync(None, False)
+    for b in range(1, 64, 2):  # every other block first, one at a time
+        _write(f, b * BLOCK, b"b" * BLOCK)
+    _write(f, 0, b"c" * (64 * BLOCK))  # then all of them
+    assert sorted(f.journal.saved) == list(range(64))
+    assert _kept_bytes(f) == 64 * BLOCK  # the blocks replaced, and no more
+    f.journal.revert(f)
+    assert _data(f) == b"a" * (64 * BLOCK)

@@ -617,6 +617,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise CliError("no command to sweep (iofs sweep [OPTIONS] -- CMD [ARGS...])", EXIT_USAGE)
     if args.jobs < 1 or (args.max_runs is not None and args.max_runs < 0) or args.timeout <= 0:
         raise CliError("--jobs must be >= 1, --max-runs >= 0 and --timeout > 0", EXIT_USAGE)
+    if "{mnt}" not in cmd[0] and shutil.which(cmd[0]) is None:  # before any mount
+        raise CliError(f"cannot run {cmd[0]}: no such command (or not executable)", EXIT_USAGE)
     try:
         ops, actions = parse_lists(args.ops, args.actions)
     except SweepError as exc:

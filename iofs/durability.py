@@ -11,9 +11,11 @@ extra memory is at most the blocks replaced.
 namespace is durable at once, as LazyFS has it: a file created and never fsynced keeps its
 name and loses its data). With a ``seed`` the crash is *torn*: each unsynced 4 KiB block
 survives or not, as drawn from the seed (the same seed, the same survivors). The kernel's page
-cache is dropped around it, and writes that arrive meanwhile (dirty pages the kernel writes
-back because of the invalidation, with ``writeback_cache``) are dropped: they were never
-durable, and a power cut loses them.
+cache is dropped around it. The crash itself is one instant (the files are reverted with no
+await in between): writes that arrive while the cache is dropped (dirty pages the kernel
+writes back because of the invalidation, with ``writeback_cache``, or a program still writing)
+are kept as any write is, so those before the instant are reverted with the rest and those
+after it stay; an fsync acknowledged meanwhile stays durable.
 
 ``sync(1)`` and ``syncfs(2)`` make nothing durable: pyfuse3 has no SYNCFS handler, so the
 kernel only writes dirty pages back (as FUSE writes) and never sends an fsync.
@@ -39,12 +41,22 @@ class Journal:
     its content at the last fsync, for blocks below that size changed since; views into one
     copy per span kept, so a span costs its bytes and no more)."""
 
-    __slots__ = ("room", "durable_size", "saved")
+    __slots__ = ("room", "durable_size", "saved", "crashes")
 
     def __init__(self, room: Durability) -> None:
         self.room = room
         self.durable_size = 0
         self.saved: dict[int, bytes | memoryview] = {}
+        self.crashes = 0  # crashes that changed the file: an open sees each once, at fsync
+
+    def fsync_error(self, seen: list[int]) -> int:
+        """EIO once for an open (``seen``: the crashes it knew of) that a crash has changed the
+        file under since: its writes before the crash are gone, so its next fsync must not
+        say they are durable (Linux reports a lost writeback to each open file once)."""
+        if seen[0] == self.crashes:
+            return 0
+        seen[0] = self.crashes
+        return errno.EIO
 
     def before_write(self, f: Any, off: int, n: int) -> None:
         """Bytes [off, off+n) are about to change: keep the durable content of their blocks."""
@@ -54,21 +66,38 @@ class Journal:
         self._keep(f, off // BLOCK, (end - 1) // BLOCK)
 
     def before_truncate(self, f: Any, size: int) -> None:
-        """The file is about to be cut to ``size``: keep the durable content being cut."""
+        """The file is about to be cut to ``size``: keep the durable content being cut. Holes
+        need nothing kept: cut, they read as zeros until written (and a write keeps them),
+        and a crash that restores the size brings them back as holes."""
         end = min(f.size, self.durable_size)
-        if size < end:
-            self._keep(f, size // BLOCK, (end - 1) // BLOCK)
+        if size >= end:
+            return
+        first, last = size // BLOCK, (end - 1) // BLOCK
+        for lo, hi in f.held_spans():
+            a, b = max(first, lo // BLOCK), min(last, (hi - 1) // BLOCK)
+            if a <= b:
+                self._keep(f, a, b)
 
     def _keep(self, f: Any, first: int, last: int) -> None:
-        saved, durable = self.saved, self.durable_size
-        todo = [b for b in range(first, last + 1) if b not in saved]
-        if not todo:
-            return
-        lo = todo[0] * BLOCK  # one copy of the whole span, cut into blocks (no copy each)
-        span = memoryview(f.read_range(lo, min((todo[-1] + 1) * BLOCK, durable) - lo))
-        for b in todo:
+        saved = self.saved
+        b = first
+        while b <= last:  # one copy per run of blocks not kept yet, cut into blocks
+            if b in saved:
+                b += 1
+                continue
+            end = b
+            while end + 1 <= last and end + 1 not in saved:
+                end += 1
+            self._keep_run(f, b, end)
+            b = end + 1
+
+    def _keep_run(self, f: Any, first: int, last: int) -> None:
+        durable = self.durable_size
+        lo = first * BLOCK
+        span = memoryview(f.read_range(lo, min((last + 1) * BLOCK, durable) - lo))
+        for b in range(first, last + 1):
             at = b * BLOCK - lo
-            saved[b] = span[at:at + min(BLOCK, durable - b * BLOCK)]
+            self.saved[b] = span[at:at + min(BLOCK, durable - b * BLOCK)]
 
     def commit(self, f: Any) -> None:
         """fsync/fdatasync: what the file holds now is durable."""
@@ -76,10 +105,17 @@ class Journal:
         self.saved = {}
 
     def unsynced_blocks(self, f: Any) -> list[int]:
-        """The blocks whose content may differ from the durable state, in order."""
-        beyond = range(self.durable_size // BLOCK, (f.size + BLOCK - 1) // BLOCK) \
-            if f.size > self.durable_size else range(0)
-        return sorted(set(self.saved) | set(beyond))
+        """The blocks whose content may differ from the durable state, in order: those kept,
+        and beyond the durable size those holding data and the one the size ends in (a hole
+        there is a hole either way: a sparse file a TiB long has no more blocks than data)."""
+        blocks = set(self.saved)
+        durable = self.durable_size
+        if f.size > durable:
+            first, last = durable // BLOCK, (f.size - 1) // BLOCK
+            for lo, hi in f.held_spans():
+                blocks.update(range(max(first, lo // BLOCK), min(last, (hi - 1) // BLOCK) + 1))
+            blocks.add(last)
+        return sorted(blocks)
 
     def unsynced_bytes(self, f: Any) -> int:
         """Bytes a crash would change: of the changed blocks below the durable size, what the
@@ -111,14 +147,12 @@ class Journal:
         f.set_size(new_size)
         self.durable_size = f.size
         self.saved = {}
+        self.crashes += 1
         return True
 
 
 class Durability:
     """The crash room of a mount: journals for its regular files, and the crash itself."""
-
-    def __init__(self) -> None:
-        self.dropping = False  # a crash is under way: writes now are lost with it
 
     def journal(self) -> Journal:
         return Journal(self)
@@ -145,26 +179,24 @@ class Durability:
                     seed: int | None = None) -> list[str]:
         """Every regular file back to its durable state (torn by ``seed``); the paths changed.
 
-        The kernel's cache of every regular file is dropped first (dirty pages it writes back
-        then are dropped too), the files are reverted, and the cache is dropped again.
+        The kernel's cache of every regular file is dropped first (the dirty pages it writes
+        back then are journaled as any write), the files are reverted at one instant, and the
+        cache of those changed is dropped again. Nothing is dropped silently: a write the
+        program was told succeeded and then fsynced is durable, whenever it came.
         """
-        self.dropping = True
-        try:
-            await invalidate([node.ino for node, _ in self.files(ns)])
-            rng = random.Random(seed) if seed is not None else None
-            changed = []
-            for node, f in self.files(ns):
-                survives = None
-                if rng is not None:
-                    draws = {b: rng.random() < 0.5 for b in f.journal.unsynced_blocks(f)}
-                    survives = draws.__getitem__
-                if f.journal.revert(f, survives):
-                    node.touch()
-                    changed.append(node)
-            await invalidate([node.ino for node in changed])
-            return [ns.path(node) for node in changed]
-        finally:
-            self.dropping = False
+        await invalidate([node.ino for node, _ in self.files(ns)])
+        rng = random.Random(seed) if seed is not None else None
+        changed = []
+        for node, f in self.files(ns):  # no await in here: the crash is one instant
+            survives = None
+            if rng is not None:
+                draws = {b: rng.random() < 0.5 for b in f.journal.unsynced_blocks(f)}
+                survives = draws.__getitem__
+            if f.journal.revert(f, survives):
+                node.touch()
+                changed.append(node)
+        await invalidate([node.ino for node in changed])
+        return [ns.path(node) for node in changed]
 
 
 

@@ -17,7 +17,9 @@ the sweep returns, also on Ctrl-C.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import selectors
 import shlex
 import signal
 import subprocess
@@ -45,8 +47,8 @@ class SweepError(Exception):
 @dataclass
 class Outcome:
     status: int | None  # None: timed out
-    stdout: bytes
-    stderr: bytes
+    stdout: bytes  # its SHA-256 (a program may write gigabytes)
+    stderr: bytes  # its first STDERR_KEPT bytes (the report shows three lines)
     fired: int = 0  # how many times the rule fired
 
     def same(self, other: Outcome) -> bool:
@@ -125,12 +127,7 @@ class Sweep:
             with self._lock:
                 self._procs.add(proc)
             try:
-                stdout, stderr = proc.communicate(timeout=self.timeout)
-                status: int | None = proc.returncode
-            except subprocess.TimeoutExpired:
-                _kill_session(proc)
-                stdout, stderr = proc.communicate()
-                status = None
+                status, stdout, stderr = _collect(proc, self.timeout)
             finally:
                 with self._lock:
                     self._procs.discard(proc)
@@ -172,6 +169,9 @@ class Sweep:
                 raise SweepError("the program's outcome differs between two clean runs "
                                  f"({again.describe(clean)}): a sweep needs a deterministic program")
             cases = self.cases(trace)
+            if not cases:
+                raise SweepError(f"the clean run made no {','.join(self.ops)} request in the mount: "
+                                 "nothing to sweep (does the command name {mnt} or use IOFS_MNT?)")
             budget = len(cases) if self.max_runs is None else min(self.max_runs, len(cases))
             print(f"sweep: clean run exit {clean.status}, {len(cases) // max(len(self.actions), 1)} "
                   f"requests of {','.join(self.ops)} x {len(self.actions)} actions = {len(cases)} cases"
@@ -260,11 +260,85 @@ class Sweep:
             mount.stop()
 
 
+STDERR_KEPT = 64 * 1024
+GRACE = 2.0  # how long the output of what was killed may take to end
+
+
+def _collect(proc: subprocess.Popen, timeout: float) -> tuple[int | None, bytes, bytes]:
+    """The program's exit status (None: killed at ``timeout``), the SHA-256 of its stdout and
+    the start of its stderr. Once it has exited (or timed out), what is left of it is killed
+    (:func:`_kill_session`: a child it left running must not outlive the run, nor hold its
+    stdout open until the timeout), and its output is read to the end, or for GRACE s more."""
+    digest, err = hashlib.sha256(), bytearray()
+    sinks = {proc.stdout.fileno(): digest.update,
+             proc.stderr.fileno(): lambda b: err.extend(b[:STDERR_KEPT - len(err)])}
+    sel = selectors.DefaultSelector()
+    for fd in sinks:
+        sel.register(fd, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    status: int | None = None
+    ended = None  # when the program exited or was killed
+    try:
+        while sel.get_map():
+            now = time.monotonic()
+            if ended is None and (proc.poll() is not None or now >= deadline):
+                status, ended = proc.returncode, now
+                _kill_session(proc)
+            if ended is not None and now >= ended + GRACE:
+                break  # a process that cannot be killed holds them: not waited for
+            for key, _ in sel.select(0.05 if ended is None else ended + GRACE - now):
+                data = os.read(key.fd, 1 << 16)
+                if data:
+                    sinks[key.fd](data)
+                else:
+                    sel.unregister(key.fd)
+        if ended is None:  # it closed its output and runs on
+            try:
+                status = proc.wait(max(deadline - time.monotonic(), 0))
+            except subprocess.TimeoutExpired:
+                status = None
+        _kill_session(proc)
+        proc.wait()
+    finally:
+        if proc.returncode is None:  # interrupted (Ctrl-C): the program goes too
+            _kill_session(proc)
+            proc.wait()
+        sel.close()
+        proc.stdout.close()
+        proc.stderr.close()
+    return status, digest.digest(), bytes(err)
+
+
 def _kill_session(proc: subprocess.Popen) -> None:
+    """SIGKILL the program and all it left: its session (it runs in one of its own) and any
+    process holding its stdout or stderr (one that left the session, a daemon)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    pipes = set()
+    for f in (proc.stdout, proc.stderr):
+        try:
+            pipes.add(os.readlink(f"/proc/self/fd/{f.fileno()}"))
+        except (OSError, ValueError):
+            pass
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        pid = int(entry)
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                sid = int(f.read().rsplit(")", 1)[1].split()[3])
+            held = sid == proc.pid or (pipes and any(
+                os.readlink(f"/proc/{pid}/fd/{fd}") in pipes for fd in os.listdir(f"/proc/{pid}/fd")))
+        except (OSError, ValueError, IndexError):
+            continue
+        if held:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def _rmtree(path: str) -> None:

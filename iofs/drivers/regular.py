@@ -11,7 +11,9 @@ write or truncate past the maximum file size (uio_limit) fails with EFBIG. IO_AP
 the end of the file whatever offset they carry.
 
 With durability on (``journal``), every change first tells the file's journal, which keeps what
-the file held at its last fsync (:mod:`iofs.durability`); fsync makes the file durable.
+the file held at its last fsync (:mod:`iofs.durability`); fsync makes the file durable. The
+first fsync of an open after a crash changed the file under it fails with EIO (its earlier
+writes were lost), once.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import errno
 from typing import Any
 
-from ..driver import IO_APPEND, Driver
+from ..driver import IO_APPEND, Driver, devfs_get_cdevpriv, devfs_set_cdevpriv
 from ..uio import uio_trim_to_limit, uiomove
 from .zero import ZERO_REGION
 
@@ -84,9 +86,6 @@ class RegularFile(Driver):
             return error
         journal = self.journal
         if journal is not None:
-            if journal.room.dropping:  # a crash is under way: this write is lost with it
-                uio.uio_resid = excess
-                return 0
             journal.before_write(self, uio.uio_offset, uio.uio_resid)
         start = uio.uio_resid
         while uio.uio_resid > 0 and not error:
@@ -144,10 +143,23 @@ class RegularFile(Driver):
                 del chunk[keep:]
         self.size = size
 
+    def d_open(self, dev, oflags, td):
+        if self.journal is None:
+            return 0
+        return devfs_set_cdevpriv([self.journal.crashes])  # the crashes this open knows of
+
     def d_fsync(self, dev, datasync):
-        if self.journal is not None:
-            self.journal.commit(self)
-        return 0
+        journal = self.journal
+        if journal is None:
+            return 0
+        journal.commit(self)
+        error, seen = devfs_get_cdevpriv()
+        return journal.fsync_error(seen) if not error else 0
+
+    def held_spans(self) -> list[tuple[int, int]]:
+        """The byte ranges [start, end) the file holds data for, in order (the rest are holes,
+        however large the file)."""
+        return sorted((ci * CHUNK, ci * CHUNK + len(c)) for ci, c in self.chunks.items() if c)
 
     def read_range(self, off: int, n: int) -> bytearray:
         """A copy of the file's bytes [off, off+n), holes and what lies past the end as zeros."""

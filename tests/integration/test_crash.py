@@ -3,11 +3,14 @@ lost; torn crashes are seeded; SQLite killed mid-transaction and crashed stays c
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import signal
+import struct
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -183,6 +186,87 @@ def test_torn_crash_of_appended_blocks(m):
     assert not rest or rest[-1] == b"B" * BLOCK  # the size ends at the last survivor
 
 
+TIB = 1 << 40
+
+
+@pytest.mark.parametrize("torn", [False, True])
+def test_a_sparse_file_a_tib_long_crashes_at_once(m, torn):
+    """Blocks are counted where the data is: a write a TiB out, never fsynced, or a TiB-long
+    sparse file cut to nothing and written in its hole, costs a crash no more than its data."""
+    p, q = m / "tmp" / f"far-{torn}", m / "tmp" / f"sparse-{torn}"
+    fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, b"h")
+        os.fsync(fd)
+        os.pwrite(fd, b"H", TIB)
+    finally:
+        os.close(fd)
+    fd = os.open(q, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(fd, b"end", TIB)
+        os.fsync(fd)
+        os.pwrite(fd, b"in the hole", TIB // 2)
+        os.ftruncate(fd, 10)
+        os.pwrite(fd, b"again", TIB // 4)
+    finally:
+        os.close(fd)
+    start = time.monotonic()
+    crash(m, *(["--torn", "--seed", "1"] if torn else []))
+    assert time.monotonic() - start < 20
+    size = p.stat().st_size
+    with open(p, "rb") as f:
+        assert f.read(4096) == b"h" + bytes(min(size, 4096) - 1)
+        if size > 4096:  # torn: the far block survived
+            assert size == TIB + 1 and os.pread(f.fileno(), 2, TIB) == b"H"
+        else:
+            assert size in ((1, BLOCK) if torn else (1,))
+    assert q.stat().st_size == TIB + 3
+    fd = os.open(q, os.O_RDONLY)
+    try:
+        if not torn:
+            assert os.pread(fd, 3, TIB) == b"end"
+            assert os.pread(fd, 11, TIB // 2) == bytes(11)
+            assert os.pread(fd, 5, TIB // 4) == bytes(5)
+        else:  # each block as it was at the fsync, or as it is now (cut: zeros)
+            assert os.pread(fd, 3, TIB) in (b"end", bytes(3))
+            assert os.pread(fd, 11, TIB // 2) == bytes(11)
+            assert os.pread(fd, 5, TIB // 4) in (b"again", bytes(5))
+    finally:
+        os.close(fd)
+    p.unlink()
+    q.unlink()
+
+
+def _rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+
+
+def test_rewrites_cost_at_most_the_blocks_replaced(m):
+    """Every other block rewritten, then all of them: the daemon keeps each durable block once
+    (32 MiB here), not a copy of every span a write covered besides."""
+    assert m.pid is not None
+    p = m / "tmp" / "rewritten"
+    mib = 1 << 20
+    fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        for k in range(32):
+            os.pwrite(fd, b"a" * mib, k * mib)
+        os.fsync(fd)
+        before = _rss(m.pid)
+        for b in range(1, 32 * mib // BLOCK, 2):
+            os.pwrite(fd, b"b" * BLOCK, b * BLOCK)
+        for k in range(32):
+            os.pwrite(fd, b"c" * mib, k * mib)
+        extra = _rss(m.pid) - before
+        assert extra < 40 * mib, f"{extra / mib:.0f} MiB kept for 32 MiB of blocks replaced"
+    finally:
+        os.close(fd)
+    crash(m)
+    assert p.read_bytes() == b"a" * (32 * mib)
+    p.unlink()
+
+
 def test_crash_needs_durability(tmp_path):
     with mounted(tmp_path) as mnt:
         res = run_iofs("crash", str(mnt.path))
@@ -200,6 +284,82 @@ def test_crash_control_file_refuses_garbage(m):
         assert ei.value.errno == 22
     finally:
         os.close(fd)
+
+
+def test_fsync_after_a_crash_says_eio_once_to_each_open_it_hit(m):
+    """A write, a crash, then fsync on the same descriptor: the write is gone, so the fsync
+    must not say it is durable (EIO, once, as Linux reports a lost writeback); a descriptor
+    opened after the crash, or a file the crash did not change, fsyncs fine."""
+    p, q = m / "tmp" / "eio-once", m / "tmp" / "eio-untouched"
+    fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+    other = os.open(q, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, b"durable")
+        os.fsync(fd)
+        os.write(fd, b" and lost")
+        crash(m)
+        after = os.open(p, os.O_RDWR)
+        os.fsync(after)
+        os.close(after)
+        with pytest.raises(OSError) as ei:
+            os.fsync(fd)
+        assert ei.value.errno == errno.EIO
+        os.fsync(fd)  # reported once
+        os.fsync(other)
+    finally:
+        os.close(fd)
+        os.close(other)
+    assert p.read_bytes() == b"durable"
+
+
+def test_a_crash_amid_fsynced_writes_keeps_every_acknowledged_one(m):
+    """A program that keeps writing and fsyncing while crashes come: every record whose fsync
+    returned 0 is there afterwards, in the daemon's own copy (the kernel's cache dropped), and
+    every record there is whole."""
+    p = m / "tmp" / "stream"
+    acked: list[int] = []
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                i = 0
+                while not stop.is_set():
+                    os.write(fd, struct.pack("<Q", i) * 64)  # a 512-byte record
+                    try:
+                        os.fsync(fd)
+                        acked.append(i)
+                    except OSError as exc:  # EIO: a crash took the record
+                        if exc.errno != errno.EIO:
+                            raise
+                    i += 1
+            finally:
+                os.close(fd)
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            failure.append(exc)
+
+    th = threading.Thread(target=writer)
+    th.start()
+    try:
+        for _ in range(15):
+            time.sleep(0.05)
+            crash(m)
+    finally:
+        stop.set()
+        th.join(30)
+    assert not failure, failure
+    crash(m)
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+    data = p.read_bytes()
+    assert len(data) % 512 == 0
+    records = [data[off:off + 512] for off in range(0, len(data), 512)]
+    assert all(r == r[:8] * 64 for r in records), "a record that is not whole"
+    assert len(acked) > 50, "the writer wrote too little to tell"
+    lost = sorted(set(acked) - {struct.unpack_from("<Q", r)[0] for r in records})
+    assert not lost, f"fsynced and lost: {lost[:10]} of {len(acked)} ({len(data)} bytes)"
 
 
 def test_writeback_cache_dirty_pages_are_lost_in_a_crash(tmp_path):

@@ -159,6 +159,8 @@ def test_a_progress_bar_on_a_terminal(progs):
     (["--ops", "open", "--actions", "short:1", "--", "true"], "shapes the data"),
     (["--"], "no command to sweep"),
     (["--jobs", "0", "--", "true"], "--jobs must be >= 1"),
+    (["--", "/nonexistent/prog", "{mnt}/input"], "cannot run /nonexistent/prog: no such command"),
+    (["--", "no-such-command-iofs"], "cannot run no-such-command-iofs: no such command"),
 ])
 def test_bad_arguments_are_one_line_exit_2(args, phrase):
     res = sweep(*args)
@@ -199,3 +201,78 @@ print('done')
     assert res.returncode == 0, res.stdout
     assert "sweep: 2 runs, 0 failing" in res.stderr
     assert "sweep: in 1 runs the rule never fired" in res.stderr
+
+
+def test_a_command_that_makes_no_request_in_the_mount_is_said(tmp_path):
+    """A command that ignores {mnt} has nothing to sweep: that is an error, not a pass."""
+    res = sweep("--config", str(TREE), "--", "echo", "hello")
+    assert res.returncode == 1
+    assert "made no read,write request in the mount" in one_line_error(res)
+
+
+ESCAPES = """import os, sys, time
+fd = os.open(os.environ['IOFS_MNT'] + '/input', os.O_RDONLY)
+os.read(fd, 16)
+if os.fork() == 0:  # a daemon: out of the session, holding stdout, outliving the program
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(60)
+    os._exit(0)
+print('done')
+"""
+
+
+def test_a_daemon_the_program_leaves_is_killed_and_does_not_stall_the_run(tmp_path):
+    script = tmp_path / "escapes.py"
+    script.write_text(ESCAPES)
+    t0 = time.monotonic()
+    res = sweep("--config", str(TREE), "--actions", "ok", "--timeout", "30", "--",
+                sys.executable, str(script))
+    try:
+        assert res.returncode == 0, res.stderr
+        assert "sweep: 1 runs, 0 failing" in res.stderr
+        assert time.monotonic() - t0 < 30  # three runs, none waited for the daemon
+    finally:
+        left = subprocess.run(["pgrep", "-f", str(script)], capture_output=True, text=True).stdout
+        for pid in left.split():
+            os.kill(int(pid), signal.SIGKILL)
+    assert left == "", "the program's daemon outlived the sweep"
+
+
+def test_ctrl_c_in_the_clean_run_kills_the_program(tmp_path):
+    script = tmp_path / "slow-clean.py"
+    started = tmp_path / "started"
+    script.write_text("import os, time\nfd = os.open(os.environ['IOFS_MNT'] + '/input', 0)\n"
+                      f"os.read(fd, 1)\nopen({str(started)!r}, 'w').close()\ntime.sleep(300)\n")
+    proc = subprocess.Popen([sys.executable, "-m", "iofs", "sweep", "--config", str(TREE), "--",
+                             sys.executable, str(script)], stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(started.exists, 30)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130 and "Traceback" not in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        left = subprocess.run(["pgrep", "-f", str(script)], capture_output=True, text=True).stdout
+        for pid in left.split():
+            os.kill(int(pid), signal.SIGKILL)
+    assert left == "", "the clean run's program outlived the sweep"
+    assert _sweep_mounts() == []
+
+
+def test_gigabytes_of_stdout_are_compared_not_kept(tmp_path):
+    script = tmp_path / "loud.py"
+    script.write_text("import os, sys\nfd = os.open(os.environ['IOFS_MNT'] + '/input', 0)\n"
+                      "os.read(fd, 16)\nblock = b'x' * (1 << 20)\n"
+                      "for _ in range(1024):\n    sys.stdout.buffer.write(block)\n")
+    measure = ("import resource, subprocess, sys\n"
+               "res = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
+               "print(res.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+    res = subprocess.run([sys.executable, "-c", measure, sys.executable, "-m", "iofs", "sweep",
+                          "--config", str(TREE), "--actions", "ok", "--", sys.executable, str(script)],
+                         capture_output=True, text=True, timeout=300)
+    status, peak_kib = map(int, res.stdout.split())
+    assert status == 0
+    assert peak_kib < 300 * 1024, f"sweep held {peak_kib // 1024} MiB for 1 GiB of stdout"

@@ -4,6 +4,7 @@ Every sweep must leave no mount and no process behind."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess

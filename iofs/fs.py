@@ -317,7 +317,7 @@ class IofsOperations(pyfuse3.Operations):
                 raise _fail(error)
         else:
             moved = size - resid
-        if uio._holes is not None or moved > (uio._skip if uio._idx == 0 else size):
+        if uio._holes is not None or moved > uio._skip:
             _unfilled_to_zeros(self._reply, uio, moved)
         stats.bytes_read += moved
         if of.regular:
@@ -338,7 +338,7 @@ class IofsOperations(pyfuse3.Operations):
                 error = guard.raised(of.dev, "d_read", exc)
             of.stats.reads += 1
             moved, error = guard.outcome(of.dev, "d_read", size, uio.uio_resid, error)
-            if uio._holes is not None or moved > (uio._skip if uio._idx == 0 else size):
+            if uio._holes is not None or moved > uio._skip:
                 _unfilled_to_zeros(buf, uio, moved)
             # the buffer goes back to the pool for another sleeping read: a driver that kept
             # this uio must not be able to move data into that read's reply

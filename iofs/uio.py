@@ -411,11 +411,10 @@ def uio_unfilled(uio: Uio, moved: int) -> list[tuple[int, int]]:
     move passed over, and what lies past the copy position when the driver lowered uio_resid
     by hand. Empty for a driver that only moved data. Not a uio(9) function: iofs's own, for
     the owner of a buffer that goes out whole."""
-    iov_len = uio._lens[0]
-    walked = uio._skip if uio._idx == 0 else iov_len
+    walked = uio._skip  # the copy position: with lazy skipping one iovec stays current
     spans = []
     for idx, skip, n in uio._holes or ():
-        end = min(skip + n, iov_len, moved)
+        end = min(skip + n, moved)  # moved <= iov_len, as uio_resid >= 0
         if idx == 0 and skip < end:
             spans.append((skip, end))
     if moved > walked:

@@ -95,3 +95,13 @@ def test_every_skip_is_kept_in_order():
     uioskip(uio, 3)
     assert uio._holes == [(0, 0, 2), (0, 4, 3)]
     assert uio_unfilled_of(uio, 12) == [(0, 2), (4, 7)]
+
+
+def test_a_hole_past_what_counts_as_moved_is_none():
+    uio = _read(8)
+    assert uiomove(b"abcdef", 6, uio) == 0
+    uioskip(uio, 2)
+    uio.uio_resid = 4  # the driver took back all but 4 bytes: the skip is past them
+    assert uio_unfilled_of(uio, 8) == []
+    uio.uio_resid = 2  # exactly up to the skip: still nothing
+    assert uio_unfilled_of(uio, 8) == []

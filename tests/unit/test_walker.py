@@ -194,3 +194,28 @@ def test_fault_reported_by_the_run_form_puts_the_cursor_on_the_faulting_segment(
     assert exc.value.done == 5
     assert isinstance(exc.value.__cause__, ValueError)
     assert at(c) == (3, 0)  # the empty segment before the faulting one is stepped over too
+
+
+# ---- where a walk stops at the ends of segments (deterministic pins of what the property
+# tests find only by chance) --------------------------------------------------------------------
+
+def test_eager_walk_from_mid_segment_to_its_end_steps_to_the_next():
+    """The head alone covers the move: eager steps past the exhausted segment, lazy stays."""
+    c = cursor(4, 4, skip=1)
+    assert walk(c, 3, Recorder(), None, True) == 3
+    assert at(c) == (1, 0)
+    c = cursor(4, 4, skip=1)
+    assert walk(c, 3, Recorder(), None, False) == 3
+    assert at(c) == (0, 4)
+
+
+@pytest.mark.parametrize("step", [None, Recorder()], ids=["advance", "copy"])
+def test_a_walk_past_the_last_segment_stops_on_it_exhausted(step):
+    """A trusted count larger than the segments: the walk does what they hold and stops on
+    the last segment, at its end (lazy), or past it (eager)."""
+    c = cursor(2, 3, 4)
+    assert walk(c, 100, step, None, False) == 9
+    assert at(c) == (2, 4)
+    c = cursor(2, 3, 4)
+    assert walk(c, 100, step, None, True) == 9
+    assert at(c) == (3, 0)

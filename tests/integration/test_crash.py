@@ -186,6 +186,33 @@ def test_torn_crash_of_appended_blocks(m):
     assert not rest or rest[-1] == b"B" * BLOCK  # the size ends at the last survivor
 
 
+def test_torn_crash_of_the_block_the_durable_size_ends_in(m):
+    """A file durable at 100 bytes, then grown by a write in block 2: the blocks from the one
+    the durable size ends in to the end are drawn, holes included. Each seed gives one of the
+    crash states the docs name: the durable 100 bytes; the file up to the end of its last
+    surviving block, zeros past the data (block 0 or the hole in block 1 kept); or the size
+    it had, with block 2's data."""
+    crash(m)
+    p = m / "tmp" / "torn-tail"
+    full = b"d" * 100 + bytes(2 * BLOCK - 100) + b"e" * 100
+    seen = set()
+    for seed in range(16):
+        _write(p, b"d" * 100, sync=True)
+        fd = os.open(p, os.O_RDWR)
+        try:
+            os.pwrite(fd, b"e" * 100, 2 * BLOCK)
+        finally:
+            os.close(fd)
+        crash(m, "--torn", "--seed", str(seed))
+        data = p.read_bytes()
+        assert len(data) in (100, BLOCK, 2 * BLOCK, len(full)), (seed, len(data))
+        assert data == full[:len(data)], seed
+        seen.add(len(data))
+        p.unlink()
+    # over 16 seeds: the durable state, the grown one, and one ending at a block
+    assert {100, len(full)} <= seen and seen & {BLOCK, 2 * BLOCK}, seen
+
+
 TIB = 1 << 40
 
 

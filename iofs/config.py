@@ -22,8 +22,9 @@
     action = "short:1"
 
 Options beyond those: ``max_sleeping`` (requests one uid may have asleep in drivers at once,
-default 4096), ``max_inodes`` (files, directories, symlinks, nodes and extra hard links together, as
-tmpfs's nr_inodes: ENOSPC beyond; default 1048576), ``trace`` (record every request in the trace ring, default true),
+default 4096), ``max_inodes`` (files, directories, symlinks, nodes and extra hard links
+together, as tmpfs's nr_inodes: ENOSPC beyond; default 1048576), ``trace`` (record every
+request in the trace ring, default true),
 ``trace_events`` (the ring's size, default 65536), ``trace_detail`` (uio detail of reads and
 writes in the trace, default false), ``control`` (the name of the control directory,
 default ".iofs"; false: none) and ``xattr`` (extended attributes, default true; false makes

@@ -6,10 +6,10 @@ opens each keep their own position.
 ``faults`` is a transaction file (as nfsd's control files are): a write of one or more whole
 lines (at most :data:`WRITE_MAX` bytes) changes the rules, all or nothing, and a read on the
 *same* open then returns the reply (the id of each rule added, one per line); a read on an open
-that wrote nothing lists the active rules, one line each: ``ID hits=N RULE``. A line is a rule (:func:`iofs.faults.rules.parse_rule`),
-``clear`` (remove all) or ``-ID`` (remove one: ENOENT if there is no such rule); the requests
-asleep in a removed rule's ``sleep:MS`` go on, served. A bad line
-fails the write with EINVAL, and the reason is logged.
+that wrote nothing lists the active rules, one line each: ``ID hits=N RULE``. A line is a rule
+(:func:`iofs.faults.rules.parse_rule`), ``clear`` (remove all) or ``-ID`` (remove one: ENOENT
+if there is no such rule); the requests asleep in a removed rule's ``sleep:MS`` go on, served.
+A bad line fails the write with EINVAL, and the reason is logged.
 
 ``trace`` serves the ring as JSON lines from the oldest event kept (a new open) or from where
 this open left off; at the end a read sleeps until more events come, or gets EAGAIN if the

@@ -72,11 +72,8 @@ class Journal:
         end = min(f.size, self.durable_size)
         if size >= end:
             return
-        first, last = size // BLOCK, (end - 1) // BLOCK
-        for lo, hi in f.held_spans():
-            a, b = max(first, lo // BLOCK), min(last, (hi - 1) // BLOCK)
-            if a <= b:
-                self._keep(f, a, b)
+        for a, b in _held_blocks(f, size // BLOCK, (end - 1) // BLOCK):
+            self._keep(f, a, b)
 
     def _keep(self, f: Any, first: int, last: int) -> None:
         saved = self.saved
@@ -111,9 +108,9 @@ class Journal:
         blocks = set(self.saved)
         durable = self.durable_size
         if f.size > durable:
-            first, last = durable // BLOCK, (f.size - 1) // BLOCK
-            for lo, hi in f.held_spans():
-                blocks.update(range(max(first, lo // BLOCK), min(last, (hi - 1) // BLOCK) + 1))
+            last = (f.size - 1) // BLOCK
+            for a, b in _held_blocks(f, durable // BLOCK, last):
+                blocks.update(range(a, b + 1))
             blocks.add(last)
         return sorted(blocks)
 
@@ -149,6 +146,15 @@ class Journal:
         self.saved = {}
         self.crashes += 1
         return True
+
+
+def _held_blocks(f: Any, first: int, last: int) -> Iterator[tuple[int, int]]:
+    """The runs ``(a, b)`` of blocks first..last (inclusive) in which the file holds data:
+    a sparse file's holes cost nothing, however large."""
+    for lo, hi in f.held_spans():
+        a, b = max(first, lo // BLOCK), min(last, (hi - 1) // BLOCK)
+        if a <= b:
+            yield a, b
 
 
 class Durability:

@@ -117,8 +117,7 @@ class FaultsFile(Driver):
                 continue
             if line == "clear":
                 changes.append("clear")
-            elif line.startswith("-") and whole_number(line[1:]) is not None:
-                rule_id = whole_number(line[1:])
+            elif line.startswith("-") and (rule_id := whole_number(line[1:])) is not None:
                 if not any(r.id == rule_id for r in rules.active):
                     log.warning("%s: no rule %s to remove: ENOENT", dev.name, rule_id)
                     return errno.ENOENT

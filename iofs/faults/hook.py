@@ -79,8 +79,9 @@ class Rules:
 
     def clear(self) -> None:
         self.active = []
-        for rule_id in list(self._sleeps):
-            self._wake(rule_id)
+        sleeps, self._sleeps = self._sleeps, {}
+        for chan in sleeps.values():
+            chan.wakeup()
 
     def sleeps(self, rule: Rule) -> WaitChannel:
         """Where the requests asleep in ``rule`` wait: removing the rule wakes them (served)."""

@@ -297,7 +297,7 @@ def _collect(proc: subprocess.Popen, timeout: float) -> tuple[int | None, bytes,
                 status = proc.wait(max(deadline - time.monotonic(), 0))
             except subprocess.TimeoutExpired:
                 status = None
-        _kill_session(proc)
+            _kill_session(proc)  # (otherwise done when it ended)
         proc.wait()
     finally:
         if proc.returncode is None:  # interrupted (Ctrl-C): the program goes too

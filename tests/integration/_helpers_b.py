@@ -42,6 +42,12 @@ def pid_gone(pid: int) -> bool:
         return True
 
 
+def rss_kib(pid: int) -> int:
+    """The resident memory of a live process, in KiB (OSError if it is gone)."""
+    with open(f"/proc/{pid}/status") as f:
+        return next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+
+
 def wait_for(cond: Callable[[], bool], timeout: float = 10.0, step: float = 0.02) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -121,6 +127,6 @@ def one_line_error(res: subprocess.CompletedProcess) -> str:
 
 __all__ = [
     "DEFAULT_NAMES", "Bg", "Mounted", "env_with_pythonpath", "is_mounted", "mounted",
-    "one_line_error", "pid_gone", "raw_read", "raw_write", "renameat2", "run_iofs",
+    "one_line_error", "pid_gone", "raw_read", "raw_write", "renameat2", "rss_kib", "run_iofs",
     "start_mount", "wait_for",
 ]

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from _helpers_b import mounted, one_line_error, run_iofs
+from _helpers_b import mounted, one_line_error, rss_kib, run_iofs
 
 from iofs import client
 
@@ -264,11 +264,6 @@ def test_a_sparse_file_a_tib_long_crashes_at_once(m, torn):
     q.unlink()
 
 
-def _rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
-
-
 def test_rewrites_cost_at_most_the_blocks_replaced(m):
     """Every other block rewritten, then all of them: the daemon keeps each durable block once
     (32 MiB here), not a copy of every span a write covered besides."""
@@ -280,12 +275,12 @@ def test_rewrites_cost_at_most_the_blocks_replaced(m):
         for k in range(32):
             os.pwrite(fd, b"a" * mib, k * mib)
         os.fsync(fd)
-        before = _rss(m.pid)
+        before = rss_kib(m.pid) * 1024
         for b in range(1, 32 * mib // BLOCK, 2):
             os.pwrite(fd, b"b" * BLOCK, b * BLOCK)
         for k in range(32):
             os.pwrite(fd, b"c" * mib, k * mib)
-        extra = _rss(m.pid) - before
+        extra = rss_kib(m.pid) * 1024 - before
         assert extra < 40 * mib, f"{extra / mib:.0f} MiB kept for 32 MiB of blocks replaced"
     finally:
         os.close(fd)

@@ -19,18 +19,12 @@ import time
 
 import pytest
 
-from _helpers_b import env_with_pythonpath, is_mounted, mounted, pid_gone, raw_read, wait_for
+from _helpers_b import (
+    env_with_pythonpath, is_mounted, mounted, pid_gone, raw_read, rss_kib, wait_for,
+)
 from conftest import OTHER_UID
 
 READERS = 1000
-
-
-def _rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def _blocked_in_read(tids: list[int]) -> int:
@@ -79,7 +73,7 @@ def test_thousand_sleeping_readers_stall_nothing(tmp_path):
     with mounted(tmp_path) as m:
         writer = os.open(m / "pipe0", os.O_WRONLY)
         fds = [os.open(m / "pipe0", os.O_RDONLY) for _ in range(READERS)]
-        rss_before = _rss_kib(m.pid)
+        rss_before = rss_kib(m.pid)
         results: list[object] = [None] * READERS
         tids: list[int] = []
         lock = threading.Lock()
@@ -102,7 +96,7 @@ def test_thousand_sleeping_readers_stall_nothing(tmp_path):
             assert all(r is None for r in results), "a reader returned while the pipe was empty"
             took = _answers_at_once(m)
             assert took < 3.0
-            rss = _rss_kib(m.pid)
+            rss = rss_kib(m.pid)
             assert rss - rss_before < 150 * 1024, f"{READERS} sleepers cost {rss - rss_before} KiB"
         finally:
             os.close(writer)  # the last writer goes: every reader gets end of file

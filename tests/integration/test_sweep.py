@@ -48,6 +48,18 @@ def sweep(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout)
 
 
+def _killed_leftovers(script: Path) -> list[str]:
+    """The pids of processes still running ``script``, each killed, so that a failing test
+    leaves none behind either: a sweep must have left none."""
+    left = subprocess.run(["pgrep", "-f", str(script)], capture_output=True, text=True).stdout.split()
+    for pid in left:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return left
+
+
 def _fails(res) -> list[str]:
     return [ln for ln in res.stdout.splitlines() if ln.startswith("FAIL ")]
 
@@ -112,7 +124,7 @@ def test_a_program_that_hangs_counts_as_failing_and_is_killed(tmp_path):
     assert res.returncode == 1
     assert _fails(res) == ["FAIL path=input op=read nth=1 count=1 action=short:1: timed out"]
     assert time.monotonic() - t0 < 120
-    assert subprocess.run(["pgrep", "-f", str(script)], capture_output=True).stdout == b""
+    assert _killed_leftovers(script) == []
 
 
 def test_max_runs_is_a_budget(progs):
@@ -141,7 +153,7 @@ def test_ctrl_c_leaves_no_mount_and_no_process(tmp_path):
             proc.kill()
             proc.wait()
     assert _sweep_mounts() == []
-    assert subprocess.run(["pgrep", "-f", str(script)], capture_output=True).stdout == b""
+    assert _killed_leftovers(script) == []
 
 
 @pytest.mark.skipif(shutil.which("script") is None, reason="util-linux script(1) is needed")
@@ -234,10 +246,8 @@ def test_a_daemon_the_program_leaves_is_killed_and_does_not_stall_the_run(tmp_pa
         assert "sweep: 1 runs, 0 failing" in res.stderr
         assert time.monotonic() - t0 < 30  # three runs, none waited for the daemon
     finally:
-        left = subprocess.run(["pgrep", "-f", str(script)], capture_output=True, text=True).stdout
-        for pid in left.split():
-            os.kill(int(pid), signal.SIGKILL)
-    assert left == "", "the program's daemon outlived the sweep"
+        left = _killed_leftovers(script)
+    assert left == [], "the program's daemon outlived the sweep"
 
 
 def test_ctrl_c_in_the_clean_run_kills_the_program(tmp_path):
@@ -256,10 +266,8 @@ def test_ctrl_c_in_the_clean_run_kills_the_program(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        left = subprocess.run(["pgrep", "-f", str(script)], capture_output=True, text=True).stdout
-        for pid in left.split():
-            os.kill(int(pid), signal.SIGKILL)
-    assert left == "", "the clean run's program outlived the sweep"
+        left = _killed_leftovers(script)
+    assert left == [], "the clean run's program outlived the sweep"
     assert _sweep_mounts() == []
 
 

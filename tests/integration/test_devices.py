@@ -352,3 +352,13 @@ def test_mem_limit_cuts_write_short_then_efbig(custom):
         with pytest.raises(OSError) as ei:
             os.write(fd, b"more")
         assert ei.value.errno == errno.EFBIG
+
+
+def test_mode_as_a_string_is_octal_and_as_a_number_its_value(mount_iofs):
+    """docs/config.md: "0644" and TOML's 0o644 are the same mode; a bare 644 is the decimal
+    number, mode 1204."""
+    m = mount_iofs('[[device]]\npath = "s"\ndriver = "zero"\nmode = "0644"\n'
+                   '[[device]]\npath = "o"\ndriver = "zero"\nmode = 0o644\n'
+                   '[[device]]\npath = "d"\ndriver = "zero"\nmode = 644\n')
+    modes = {name: stat.S_IMODE(os.stat(m / name).st_mode) for name in ("s", "o", "d")}
+    assert modes == {"s": 0o644, "o": 0o644, "d": 0o1204}

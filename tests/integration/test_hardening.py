@@ -170,6 +170,13 @@ from iofs.driver import Driver
 from iofs.uio import UIO_NOCOPY, uiomove, uioskip
 
 
+class AsyncSize(Driver):
+    """d_size as a coroutine: stat must be answered at once (docs/drivers.md: EIO)."""
+
+    async def d_size(self, dev):
+        return 10
+
+
 class PropertySize(Driver):
     """d_size is a property that raises: looking the entry point up is already the bug."""
 
@@ -364,6 +371,7 @@ def _dev(path: str, cls: str, **opts: object) -> str:
 BAD_TREE = "".join([
     '[[device]]\npath = "zero"\ndriver = "zero"\n',
     *(_dev(f"size_{h}", "BadSize", how=h) for h in ("raise", "exit", "huge", "str", "negative", "float")),
+    _dev("size_async", "AsyncSize"),
     *(_dev(f"poll_{h}", "BadPoll", how=h) for h in ("raise", "str", "negative", "huge", "float")),
     *(_dev(f"resid_{v}", "BadResid", value=v) for v in ("str", "none", "float", "big")),
     *(_dev(f"exit_{w}", "Exits", where=w) for w in ("d_open", "d_close", "d_read", "d_write", "d_fsync")),
@@ -404,7 +412,7 @@ def _errno(fn, *args) -> int:
     return ei.value.errno
 
 
-@pytest.mark.parametrize("how", ["raise", "exit", "huge", "str", "negative", "float"])
+@pytest.mark.parametrize("how", ["raise", "exit", "huge", "str", "negative", "float", "async"])
 def test_bad_d_size_is_eio_on_stat_and_the_dir_still_lists(bad, how):
     """stat is EIO (every time: the broken size is never cached); so is open, since the kernel
     needs the attributes to check permissions; readdir still lists the node."""

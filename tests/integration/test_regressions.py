@@ -818,7 +818,8 @@ def test_write_partly_fitting_max_memory_is_short_then_enospc(tmp_path):
         assert os.statvfs(m.path).f_bfree == 0
         res = _run("dd", "if=/dev/zero", f"of={m / 'tmp' / 'g'}", "bs=4096", "count=1")
         assert res.returncode == 1 and b"No space left on device" in res.stderr
-        os.unlink(m / "tmp" / "f")                          # the memory comes back
+        os.unlink(m / "tmp" / "f")                          # the memory comes back, with the FORGET
+        assert wait_for(lambda: os.statvfs(m.path).f_bfree > 0, 5)
         res = _run("dd", "if=/dev/zero", f"of={m / 'tmp' / 'g'}", "bs=4096", "count=1")
         assert res.returncode == 0, res.stderr
         assert os.stat(m / "tmp" / "g").st_size == 4096

@@ -12,7 +12,7 @@ import stat
 
 import pytest
 
-from _helpers_b import mounted, renameat2
+from _helpers_b import mounted, renameat2, wait_for
 
 from iofs.cli import mount_options
 
@@ -64,11 +64,7 @@ def test_unlinked_file_memory_comes_back_when_the_kernel_forgets_it(tmp_path):
         assert os.pread(fd, 4, 0) == b"xxxx"
         os.close(fd)
         # the kernel forgets the unlinked inode after the last close; then it is all back
-        import time
-        deadline = time.monotonic() + 5
-        while os.statvfs(mnt.path).f_bfree != before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert os.statvfs(mnt.path).f_bfree == before
+        assert wait_for(lambda: os.statvfs(mnt.path).f_bfree == before, 5)
 
 
 # ---- device nodes made with mknod ------------------------------------------------------------
@@ -234,15 +230,15 @@ def test_xattrs_count_against_max_memory(tmp_path):
         b.write_bytes(b"")
         os.setxattr(a, "user.v", b"x" * 60000)
         assert _errno(os.setxattr, b, "user.v", b"x" * 60000) == errno.ENOSPC
-        os.unlink(a)  # its attributes go with it
-        import time
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
+        os.unlink(a)  # its attributes go with it, once the kernel forgets it
+
+        def set_big() -> bool:
             try:
                 os.setxattr(b, "user.v", b"x" * 60000)
-                break
+                return True
             except OSError:
-                time.sleep(0.05)
+                return False
+        assert wait_for(set_big, 5)
         assert os.getxattr(b, "user.v") == b"x" * 60000
 
 

@@ -3,6 +3,7 @@ setuptools banner, and the benchmark leaves no fio state files in the checkout."
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -31,3 +32,26 @@ def test_no_tool_state_files_in_the_checkout():
     *.state files may land in the checkout, and .gitignore keeps them out of commits."""
     assert sorted(p.name for p in REPO.glob("*.state")) == []
     assert "*.state" in (REPO / ".gitignore").read_text().split()
+
+
+def test_setup_installing_a_package_says_one_line(tmp_path):
+    """A system package missing on a fresh machine: scripts/setup says which it installs, in
+    one line, and keeps apt's own output (debconf's "delaying package configuration", progress)
+    to itself. pkg-config is the package taken away: only building pyfuse3 needs it, and the
+    test puts it back whatever happens."""
+    assert os.geteuid() == 0, "scripts/setup installs system packages as root on this machine"
+    try:
+        subprocess.run(["dpkg", "--remove", "pkg-config"], check=True, capture_output=True,
+                       timeout=120)
+        res = subprocess.run([str(REPO / "scripts" / "setup")], capture_output=True, text=True,
+                             timeout=600)
+        assert res.returncode == 0, res.stderr
+        said = [line for line in (res.stdout + res.stderr).splitlines()
+                if line.strip() and not MACHINE_NOISE.match(line)]
+        assert said == ["setup: installing pkg-config"], "\n".join(said)
+    finally:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "pkg-config"], capture_output=True,
+                       timeout=600, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    status = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "pkg-config"],
+                            capture_output=True, text=True).stdout
+    assert status == "install ok installed"

@@ -311,7 +311,11 @@ def _collect(proc: subprocess.Popen, timeout: float) -> tuple[int | None, bytes,
 
 def _kill_session(proc: subprocess.Popen) -> None:
     """SIGKILL the program and all it left: its session (it runs in one of its own) and any
-    process holding its stdout or stderr (one that left the session, a daemon)."""
+    process holding its stdout or stderr (one that left the session, a daemon).
+
+    A process may fork between a pass over /proc and its kill, so passes repeat until one finds
+    nobody left (a bounded number of times: a program forking without end is still killed in
+    the passes it gets)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -322,23 +326,37 @@ def _kill_session(proc: subprocess.Popen) -> None:
             pipes.add(os.readlink(f"/proc/self/fd/{f.fileno()}"))
         except (OSError, ValueError):
             pass
+    for _ in range(20):
+        left = _leftovers(proc.pid, pipes)
+        if not left:
+            return
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _leftovers(sid: int, pipes: set[str]) -> list[int]:
+    """Live processes (zombies are already dead) in session ``sid`` or holding one of ``pipes``."""
     me = os.getpid()
+    found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == me:
             continue
         pid = int(entry)
         try:
             with open(f"/proc/{pid}/stat") as f:
-                sid = int(f.read().rsplit(")", 1)[1].split()[3])
-            held = sid == proc.pid or (pipes and any(
-                os.readlink(f"/proc/{pid}/fd/{fd}") in pipes for fd in os.listdir(f"/proc/{pid}/fd")))
+                fields = f.read().rsplit(")", 1)[1].split()
+            if fields[0] in ("Z", "X"):
+                continue
+            if int(fields[3]) == sid or (pipes and any(
+                    os.readlink(f"/proc/{pid}/fd/{fd}") in pipes
+                    for fd in os.listdir(f"/proc/{pid}/fd"))):
+                found.append(pid)
         except (OSError, ValueError, IndexError):
             continue
-        if held:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+    return found
 
 
 def _rmtree(path: str) -> None:

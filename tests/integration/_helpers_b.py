@@ -48,6 +48,38 @@ def rss_kib(pid: int) -> int:
         return next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
 
 
+# system call numbers as /proc/<tid>/syscall shows them: x86_64's, then arm64's
+_SYSCALL_NR = {"read": ("0", "63"), "write": ("1", "64"), "pread64": ("17", "67"),
+               "openat": ("257", "56")}
+
+
+def waiting_on_fuse(tid: int, syscall: str) -> bool:
+    """Whether thread (or process) ``tid`` is inside ``syscall`` and waiting for the answer to
+    a FUSE request: its request is queued for the daemon or being served.
+
+    The daemon reads requests in the order they were queued, so once this is true every
+    request made after it is served after this one. That is what a test needs before it sends
+    a signal or makes a competing request, and what a fixed sleep only hopes for.
+    """
+    try:
+        with open(f"/proc/{tid}/wchan") as f:
+            if f.read() != "request_wait_answer":
+                return False
+        with open(f"/proc/{tid}/syscall") as f:
+            return f.read().split()[0] in _SYSCALL_NR[syscall]
+    except (OSError, IndexError):
+        return False
+
+
+def in_syscall(tid: int, syscall: str) -> bool:
+    """Whether thread (or process) ``tid`` is inside ``syscall`` now, whatever it waits on."""
+    try:
+        with open(f"/proc/{tid}/syscall") as f:
+            return f.read().split()[0] in _SYSCALL_NR[syscall]
+    except (OSError, IndexError):
+        return False
+
+
 def wait_for(cond: Callable[[], bool], timeout: float = 10.0, step: float = 0.02) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -79,6 +111,7 @@ class Bg:
 
         self.thread = threading.Thread(target=run, daemon=True)
         self.thread.start()
+        self.tid: int = self.thread.native_id  # for /proc/<tid>: set before start() returns
 
     def join(self, timeout: float = 10.0) -> bool:
         return self.finished.wait(timeout)

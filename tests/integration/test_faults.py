@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-from _helpers_b import mounted, one_line_error, raw_read, raw_write, run_iofs
+from _helpers_b import (
+    mounted, one_line_error, raw_read, raw_write, run_iofs, wait_for, waiting_on_fuse,
+)
 from conftest import OTHER_UID
 
 from iofs import client
@@ -113,7 +115,7 @@ def test_eagain_only_for_nonblocking_opens_and_its_alias(m):
 
 
 def test_sleep_delays_the_request_and_stalls_nothing_else(m):
-    fault(m, "path=mem0 op=read count=1 action=sleep:700")
+    fault(m, "path=mem0 op=read count=1 action=sleep:2000")
     fd = os.open(m / "mem0", os.O_RDONLY)
     import threading
     took: list[float] = []
@@ -125,14 +127,14 @@ def test_sleep_delays_the_request_and_stalls_nothing_else(m):
 
     t = threading.Thread(target=slow)
     t.start()
-    time.sleep(0.1)
+    assert wait_for(lambda: waiting_on_fuse(t.native_id, "pread64"), 10)
     t0 = time.monotonic()
     with open(m / "zero", "rb") as f:
         assert f.read(100) == bytes(100)
-    assert time.monotonic() - t0 < 0.5
+    assert time.monotonic() - t0 < 1.5  # (stalled, it would take 2 s)
     t.join(5)
     os.close(fd)
-    assert took and took[0] >= 0.65
+    assert took and took[0] >= 1.95
 
 
 def test_corrupt_read_changes_exactly_one_byte(m):
@@ -560,8 +562,9 @@ def test_a_killed_program_is_let_go_from_a_sleep(m, op, ms):
     proc = subprocess.Popen(["dd", f"if={m / 'zero'}", "of=/dev/null", "bs=1", "count=1",
                              "status=none"], stderr=subprocess.PIPE)
     try:
-        time.sleep(0.5)
-        assert proc.poll() is None, proc.stderr.read()  # asleep, not failed
+        # asleep in the faulted request, not failed
+        assert wait_for(lambda: waiting_on_fuse(proc.pid, "openat" if op == "open" else "read"),
+                        30), f"dd never waited in its {op} (exit status {proc.poll()})"
         proc.kill()
         assert proc.wait(timeout=5) == -9
     finally:

@@ -21,6 +21,7 @@ import pytest
 
 from _helpers_b import (
     env_with_pythonpath, is_mounted, mounted, pid_gone, raw_read, rss_kib, wait_for,
+    waiting_on_fuse,
 )
 from conftest import OTHER_UID
 
@@ -28,17 +29,8 @@ READERS = 1000
 
 
 def _blocked_in_read(tids: list[int]) -> int:
-    """How many of these threads are inside read(2) (x86_64 and arm64 both number it 0/63)."""
-    n = 0
-    for tid in tids:
-        try:
-            with open(f"/proc/self/task/{tid}/syscall") as f:
-                nr = f.read().split()[0]
-        except (OSError, IndexError):
-            continue
-        if nr in ("0", "63"):
-            n += 1
-    return n
+    """How many of these threads wait in read(2) for the daemon's answer."""
+    return sum(waiting_on_fuse(tid, "read") for tid in tids)
 
 
 def _answers_at_once(m, limit: float = 3.0) -> float:
@@ -126,7 +118,8 @@ def test_sleeping_requests_are_bounded_per_uid(tmp_path, public_dir):
                 t = threading.Thread(target=lambda fd=fd: out.append(os.read(fd, 10)), daemon=True)
                 t.start()
                 threads.append(t)
-            time.sleep(0.5)
+            # all three reads queued before the fourth: the daemon serves them in that order
+            assert wait_for(lambda: _blocked_in_read([t.native_id for t in threads]) == 3, 10)
             extra = os.open(m / "pipe0", os.O_RDONLY)
             try:
                 t0 = time.monotonic()

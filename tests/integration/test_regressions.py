@@ -30,8 +30,8 @@ from typing import Iterator
 import pytest
 
 from _helpers_b import (
-    Bg, env_with_pythonpath, is_mounted, mounted, one_line_error, pid_gone, raw_read, raw_write,
-    run_iofs, wait_for,
+    Bg, env_with_pythonpath, in_syscall, is_mounted, mounted, one_line_error, pid_gone, raw_read,
+    raw_write, run_iofs, wait_for, waiting_on_fuse,
 )
 from _progs import first_difference, kill_all, pattern
 
@@ -318,11 +318,11 @@ def test_faulty_sleep_takes_ms_and_stalls_nothing_else(dm):
             return os.pread(fd, 1000, 0), time.monotonic() - start
 
         bg = Bg(slow)                                     # takes sleep:1000
-        time.sleep(0.15)                                  # its request is asleep in the driver
+        assert wait_for(lambda: waiting_on_fuse(bg.tid, "pread64"), 10)  # queued first
         t1 = time.monotonic()
         assert os.pread(fd2, 1000, 0) == data             # the next step, ok: not stalled
         assert os.read(z, 4096) == bytes(4096)            # nor is another device
-        assert time.monotonic() - t1 < 0.4
+        assert time.monotonic() - t1 < 0.8                # (stalled, it would take 1 s)
         assert not bg.done
         assert bg.join(10)
         assert bg.error is None
@@ -448,20 +448,25 @@ def _blocked_io(mode: str, path, *sizes: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE)
 
 
-def _proc_state(pid: int) -> str:
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0]
-
-
-def _interrupt(out: Lines, sig: int = signal.SIGUSR1) -> tuple[list, float]:
-    """The process is blocked (no result after BLOCKED seconds); signal it: (result, latency)."""
+def _interrupt(out: Lines, syscall: str, sig: int = signal.SIGUSR1) -> tuple[list, float]:
+    """The process is blocked in ``syscall`` on the mount (and stays so for BLOCKED seconds);
+    signal it: (result, latency)."""
     assert out.line() == "ready"
+    assert wait_for(lambda: waiting_on_fuse(out.proc.pid, syscall), 10), "it never called"
     assert not out.ready(BLOCKED), "the call returned without blocking"
-    assert _proc_state(out.proc.pid) in ("S", "D")
     t0 = time.monotonic()
     out.proc.send_signal(sig)
     result = json.loads(out.line(5))
     return result, time.monotonic() - t0
+
+
+def _written(pid: int) -> int:
+    """Bytes the process's write(2) calls have returned so far (/proc/PID/io's wchar)."""
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("wchar:"))
+    except (OSError, StopIteration):
+        return -1
 
 
 def _drain_nonblocking(fd: int) -> bytes:
@@ -496,7 +501,7 @@ def test_signal_interrupts_blocked_pipe_read(dflt):
     proc = _blocked_io("read", dflt / "pipe0", "100r", "100r")
     try:
         out = Lines(proc)
-        result, latency = _interrupt(out)
+        result, latency = _interrupt(out, "read")
         assert result == [-1, errno.EINTR, ""]
         assert latency < PROMPT
         # the daemon keeps serving, and the same reader gets the next data
@@ -520,11 +525,11 @@ def test_signal_interrupts_blocked_pipe_write(dflt):
         proc = _blocked_io("write", dflt / "pipe0", "5000x", "100y", "5z")
         out = Lines(proc)
         # 5000 > PIPE_BUF: 1000 bytes go in, then it sleeps; the signal makes it a short count
-        result, latency = _interrupt(out)
+        result, latency = _interrupt(out, "write")
         assert result == [1000, 0, ""]
         assert latency < PROMPT
         # the pipe is full: it sleeps with nothing moved, and gets EINTR
-        result, latency = _interrupt(out)
+        result, latency = _interrupt(out, "write")
         assert result == [-1, errno.EINTR, ""]
         assert latency < PROMPT
         # the third write waits for room; the daemon still serves, and nothing of the 'y' landed
@@ -564,8 +569,10 @@ def test_default_action_signals_end_blocked_programs_promptly(dflt):
         r = os.open(pipe0, os.O_RDONLY | os.O_NONBLOCK)
         dd = subprocess.Popen(["dd", "if=/dev/zero", f"of={pipe0}", "bs=64K", "count=4",
                                "conv=notrunc", "status=none"], stderr=subprocess.PIPE)
-        time.sleep(BLOCKED + 0.2)                      # the first block fills the pipe
-        assert dd.poll() is None
+        # the first block fills the pipe (/proc counts it once write(2) returned), the second sleeps
+        assert wait_for(lambda: waiting_on_fuse(dd.pid, "write") and _written(dd.pid) == CAPACITY,
+                        10), "dd never blocked in its second write"
+        assert not wait_for(lambda: dd.poll() is not None, BLOCKED)
         t0 = time.monotonic()
         dd.send_signal(signal.SIGTERM)                 # kill
         assert dd.wait(5) == -signal.SIGTERM
@@ -770,12 +777,15 @@ def test_writes_to_one_device_wait_behind_a_sleeping_write(dflt):
         filler = pattern(17, 0, CAPACITY - 100)               # room: 100
         assert os.write(wn, filler) == len(filler)
         bg = Bg(os.write, wb, b"A" * PIPE_BUF)                 # sleeps: it needs 4096 of room
-        time.sleep(BLOCKED)
-        assert not bg.done
+        assert wait_for(lambda: waiting_on_fuse(bg.tid, "write"), 10)
+        assert not bg.join(BLOCKED)
         probe = subprocess.Popen([sys.executable, "-c", NONBLOCK_WRITE, str(dflt / "pipe0")],
                                  stdout=subprocess.PIPE)
+        # the probe gets as far as write(2), and waits there for the inode lock
+        assert wait_for(lambda: in_syscall(probe.pid, "write"), 10), "the probe never wrote"
         time.sleep(1.0)
         assert probe.poll() is None, "the O_NONBLOCK write did not wait behind the sleeping one"
+        assert in_syscall(probe.pid, "write")
         while not bg.done:  # room for the sleeping write: it goes in, and the lock is free
             _drain_nonblocking(r)
             time.sleep(0.05)

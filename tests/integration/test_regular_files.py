@@ -43,7 +43,8 @@ def d(shared, request):
     finally:
         os.umask(old)
         _rmtree(path)
-        wait_for(lambda: free_counts() == before, 5)
+        assert wait_for(lambda: free_counts() == before, 5), \
+            f"free blocks and inodes {free_counts()} did not come back to {before}"
 
 
 def _rmtree(path) -> None:
@@ -525,9 +526,12 @@ def test_listing_a_big_directory_takes_time_in_proportion(d):
         sub.mkdir()
         for i in range(n):
             os.mknod(sub / f"e{i:06d}", stat.S_IFIFO | 0o600)
-        t0 = time.monotonic()
-        assert len(os.listdir(sub)) == n
-        took[n] = time.monotonic() - t0
+        times = []
+        for _ in range(3):  # the fastest of three: a busy host only ever adds time
+            t0 = time.monotonic()
+            assert len(os.listdir(sub)) == n
+            times.append(time.monotonic() - t0)
+        took[n] = min(times)
     assert took[20000] < 8 * took[5000] + 0.15, took
 
 

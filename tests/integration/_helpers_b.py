@@ -63,12 +63,10 @@ def waiting_on_fuse(tid: int, syscall: str) -> bool:
     """
     try:
         with open(f"/proc/{tid}/wchan") as f:
-            if f.read() != "request_wait_answer":
-                return False
-        with open(f"/proc/{tid}/syscall") as f:
-            return f.read().split()[0] in _SYSCALL_NR[syscall]
-    except (OSError, IndexError):
+            wchan = f.read()
+    except OSError:
         return False
+    return wchan == "request_wait_answer" and in_syscall(tid, syscall)
 
 
 def in_syscall(tid: int, syscall: str) -> bool:

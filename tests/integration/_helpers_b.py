@@ -42,10 +42,16 @@ def pid_gone(pid: int) -> bool:
         return True
 
 
+def proc_number(pid: int, name: str, key: str) -> int | None:
+    """The number after ``key:`` in /proc/PID/NAME (status, io), None without such a line
+    (OSError if the process is gone)."""
+    with open(f"/proc/{pid}/{name}") as f:
+        return next((int(line.split()[1]) for line in f if line.startswith(key + ":")), None)
+
+
 def rss_kib(pid: int) -> int:
     """The resident memory of a live process, in KiB (OSError if it is gone)."""
-    with open(f"/proc/{pid}/status") as f:
-        return next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+    return proc_number(pid, "status", "VmRSS") or 0
 
 
 # system call numbers as /proc/<tid>/syscall shows them: x86_64's, then arm64's

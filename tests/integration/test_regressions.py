@@ -30,8 +30,8 @@ from typing import Iterator
 import pytest
 
 from _helpers_b import (
-    Bg, env_with_pythonpath, in_syscall, is_mounted, mounted, one_line_error, pid_gone, raw_read,
-    raw_write, run_iofs, wait_for, waiting_on_fuse,
+    Bg, env_with_pythonpath, in_syscall, is_mounted, mounted, one_line_error, pid_gone,
+    proc_number, raw_read, raw_write, run_iofs, wait_for, waiting_on_fuse,
 )
 from _progs import first_difference, kill_all, pattern
 
@@ -463,10 +463,10 @@ def _interrupt(out: Lines, syscall: str, sig: int = signal.SIGUSR1) -> tuple[lis
 def _written(pid: int) -> int:
     """Bytes the process's write(2) calls have returned so far (/proc/PID/io's wchar)."""
     try:
-        with open(f"/proc/{pid}/io") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("wchar:"))
-    except (OSError, StopIteration):
+        n = proc_number(pid, "io", "wchar")
+    except OSError:
         return -1
+    return -1 if n is None else n
 
 
 def _drain_nonblocking(fd: int) -> bytes:

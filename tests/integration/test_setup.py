@@ -34,15 +34,32 @@ def test_no_tool_state_files_in_the_checkout():
     assert "*.state" in (REPO / ".gitignore").read_text().split()
 
 
+def _broken_apt_config(tmp_path: Path) -> Path:
+    """An APT_CONFIG whose package lists live in a directory that does not exist: apt itself
+    fails ("List directory ... is missing"), with nothing on the machine changed."""
+    conf = tmp_path / "apt.conf"
+    conf.write_text(f'Dir::State::Lists "{tmp_path}/no-lists";\n')
+    return conf
+
+
 def test_setup_installing_a_package_says_one_line(tmp_path):
     """A system package missing on a fresh machine: scripts/setup says which it installs, in
     one line, and keeps apt's own output (debconf's "delaying package configuration", progress)
-    to itself. pkg-config is the package taken away: only building pyfuse3 needs it, and the
-    test puts it back whatever happens."""
+    to itself; when apt fails, its output is shown and setup ends with one line and exit 1.
+    pkg-config is the package taken away: only building pyfuse3 needs it, and the test puts it
+    back whatever happens."""
     assert os.geteuid() == 0, "scripts/setup installs system packages as root on this machine"
     try:
         subprocess.run(["dpkg", "--remove", "pkg-config"], check=True, capture_output=True,
                        timeout=120)
+        failed = subprocess.run([str(REPO / "scripts" / "setup")], capture_output=True, text=True,
+                                timeout=600,
+                                env={**os.environ, "APT_CONFIG": str(_broken_apt_config(tmp_path))})
+        assert failed.returncode == 1, failed.stderr
+        said = failed.stderr.splitlines()
+        assert said[0] == "setup: installing pkg-config"
+        assert any(line.startswith("E: ") for line in said[1:-1]), failed.stderr  # apt's reason
+        assert said[-1] == "setup: apt-get could not install pkg-config"
         res = subprocess.run([str(REPO / "scripts" / "setup")], capture_output=True, text=True,
                              timeout=600)
         assert res.returncode == 0, res.stderr
@@ -50,8 +67,8 @@ def test_setup_installing_a_package_says_one_line(tmp_path):
                 if line.strip() and not MACHINE_NOISE.match(line)]
         assert said == ["setup: installing pkg-config"], "\n".join(said)
     finally:
-        subprocess.run(["apt-get", "install", "-y", "-qq", "pkg-config"], capture_output=True,
-                       timeout=600, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run([str(REPO / "scripts" / "apt-install"), "pkg-config"], capture_output=True,
+                       timeout=600)
     status = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "pkg-config"],
                             capture_output=True, text=True).stdout
     assert status == "install ok installed"

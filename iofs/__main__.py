@@ -1,4 +1,5 @@
-"""python -m iofs: the iofs command."""
+"""``python -m iofs``: the command line."""
+
 import sys
 
 from .cli import main

@@ -236,7 +236,7 @@ def _start_fuse(name: str, mountpoint: str, cmd: list[str], paths: dict[str, str
 
 def _writeback_tree() -> str:
     """The default tree with the kernel's writeback cache for regular files (opt-in)."""
-    from iofs.config import DEFAULT_TREE
+    from iofs.vfs.config import DEFAULT_TREE
 
     return DEFAULT_TREE.replace("[options]\n", "[options]\nwriteback_cache = true\n", 1)
 
@@ -246,7 +246,7 @@ WRITEBACK_TREE = _writeback_tree()
 
 def tree_with(**options: Any) -> str:
     """The default tree with these ``[options]`` added (true/false, numbers, strings)."""
-    from iofs.config import DEFAULT_TREE
+    from iofs.vfs.config import DEFAULT_TREE
 
     lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in options.items())
     return DEFAULT_TREE.replace("[options]\n", "[options]\n" + lines, 1)

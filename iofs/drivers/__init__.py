@@ -41,6 +41,11 @@ def resolve(name: str) -> Any:
     modname, _, clsname = name.partition(":")
     try:
         module = importlib.import_module(modname)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (modname + ".").startswith(exc.name + "."):
+            raise LookupError(f"cannot import driver module {modname!r}: {exc}") from None
+        raise LookupError(f"cannot import driver module {modname!r}: no module named "
+                          f"{exc.name!r} (is the directory that holds it on PYTHONPATH?)") from None
     except Exception as exc:  # a user module may fail in any way while importing
         raise LookupError(f"cannot import driver module {modname!r}: {exc}") from None
     cls = getattr(module, clsname, None)

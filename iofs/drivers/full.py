@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 
-from ..driver import Driver
+from ..dev.driver import Driver
 from .zero import read_zeros
 
 

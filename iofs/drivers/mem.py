@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import errno
 
-from ..driver import Driver, ram
-from ..uio import uio_trim_to_limit, uiomove_frombuf
-from ..units import parse_size
+from ..dev.driver import Driver
+from ..dev.memory import ram
+from ..core.uio import uio_trim_to_limit, uiomove_frombuf
+from ..system.units import parse_size
 
 
 class Mem(Driver):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..driver import Driver
+from ..dev.driver import Driver
 
 
 class Null(Driver):

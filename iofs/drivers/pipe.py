@@ -21,12 +21,11 @@ from __future__ import annotations
 import errno
 import os
 
-from ..driver import (
-    IO_NDELAY, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM,
-    Driver, SelInfo, WaitChannel, selrecord, selwakeup,
-)
-from ..uio import uiomove
-from ..units import parse_size
+from ..core.uio import uiomove
+from ..dev.driver import IO_NDELAY, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, Driver
+from ..dev.select import SelInfo, selrecord, selwakeup
+from ..dev.sleep import WaitChannel
+from ..system.units import parse_size
 
 PIPE_BUF = 4096
 

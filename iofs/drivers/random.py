@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from ..driver import Driver
-from ..uio import uiomove
+from ..dev.driver import Driver
+from ..core.uio import uiomove
 
 
 class Random(Driver):

@@ -11,8 +11,9 @@ from __future__ import annotations
 import errno
 from typing import Callable, Union
 
-from ..driver import Driver, devfs_get_cdevpriv, devfs_set_cdevpriv
-from ..uio import uiomove_frombuf
+from ..dev.cdevpriv import devfs_get_cdevpriv, devfs_set_cdevpriv
+from ..dev.driver import Driver
+from ..core.uio import uiomove_frombuf
 
 Content = Union[str, bytes, Callable[[], Union[str, bytes]]]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..driver import Driver
-from ..uio import uiomove
+from ..dev.driver import Driver
+from ..core.uio import uiomove
 
 ZERO_REGION = memoryview(bytes(1 << 20))  # one uiomove per request up to the largest FUSE request
 

@@ -1,4 +1,4 @@
-"""The fault room's control files: ``faults`` and ``trace`` in the control directory.
+"""The fault plane's control files: ``faults`` and ``trace`` in the control directory.
 
 Both are device nodes with drivers of their own (iofs serving itself), stream devices whose
 opens each keep their own position.
@@ -21,15 +21,19 @@ from __future__ import annotations
 
 import errno
 import logging
+import time
 from typing import Any
 
 import trio
 
-from ..driver import IO_NDELAY, Driver, devfs_get_cdevpriv, devfs_set_cdevpriv, signal_pending
-from ..uio import uiomove
+from ..core.uio import uiomove
+from ..dev.cdevpriv import devfs_get_cdevpriv, devfs_set_cdevpriv
+from ..dev.driver import IO_NDELAY, Driver
+from ..dev.sleep import signal_pending
+from ..system.units import whole_number
 from .hook import Hook
 from .rules import parse_rule
-from .steps import whole_number
+from .ruleset import RuleLimit
 from .trace import BATCH_DELAY, json_line, lost_line
 
 log = logging.getLogger("iofs")
@@ -39,6 +43,7 @@ BATCH = 256  # a read finding fewer events than this (and than fit) waits BATCH_
 # piece of a write that was cut holds more than 255 pages. A longer write could be half of
 # one, and its lines would be parsed alone: it is refused, so that one write(2) is one change.
 WRITE_MAX = 255 * 4096
+SLICE = 0.005  # seconds a long write parses before letting other requests in
 
 
 class _Open:
@@ -102,15 +107,51 @@ class FaultsFile(Driver):
             state.pos = 0
         return _serve(state, state.text, uio)
 
-    def d_write(self, dev, uio, ioflag):
+    async def d_write(self, dev, uio, ioflag):
         state = _state()
         text = _written(uio)
         if text is None:
             log.warning("%s: a write that is not UTF-8 text of at most %d bytes: EINVAL",
                         dev.name, WRITE_MAX)
             return errno.EINVAL
+        changes = await self._parse(dev, text)
+        if isinstance(changes, int):
+            return changes
+        rules = self.hook.rules
+        after = rules.active
+        for change in changes:  # the transaction must fit under max_rules as a whole
+            after = 0 if change == "clear" else after - 1 if isinstance(change, int) else after + 1
+            if after > rules.max_rules:
+                log.warning("%s: this write would leave %d rules, more than max_rules (%d): "
+                            "ENOSPC", dev.name, after, rules.max_rules)
+                return errno.ENOSPC
+        added = []
+        for change in changes:  # no await from here on: the change is one instant
+            if change == "clear":
+                rules.clear()
+            elif isinstance(change, int):
+                rules.remove(change)
+            else:
+                try:
+                    rules.add(change)
+                except RuleLimit:  # cannot be: counted above
+                    return errno.ENOSPC
+                added.append(change)
+        if len(added) <= 8:
+            for rule in added:
+                log.info("fault rule %d: %s", rule.id, rule)
+        else:
+            log.info("fault rules %d..%d added (%d rules)", added[0].id, added[-1].id, len(added))
+        state.reply = "".join(f"{r.id}\n" for r in added).encode()
+        state.text = None
+        return 0
+
+    async def _parse(self, dev: Any, text: str) -> list[Any] | int:
+        """The changes a write asks for, or the errno refusing it. Parsing a long write lets
+        other requests in every few milliseconds: nothing is changed until all of it parsed."""
         changes: list[Any] = []
         rules = self.hook.rules
+        deadline = time.monotonic() + SLICE
         for line in text.splitlines():
             line = line.strip()
             if not line or line.startswith("#"):
@@ -118,7 +159,7 @@ class FaultsFile(Driver):
             if line == "clear":
                 changes.append("clear")
             elif line.startswith("-") and (rule_id := whole_number(line[1:])) is not None:
-                if not any(r.id == rule_id for r in rules.active):
+                if rule_id not in rules:
                     log.warning("%s: no rule %s to remove: ENOENT", dev.name, rule_id)
                     return errno.ENOENT
                 changes.append(rule_id)
@@ -128,18 +169,10 @@ class FaultsFile(Driver):
                 except ValueError as exc:
                     log.warning("%s: %s: EINVAL", dev.name, exc)
                     return errno.EINVAL
-        ids = []
-        for change in changes:
-            if change == "clear":
-                rules.clear()
-            elif isinstance(change, int):
-                rules.remove(change)
-            else:
-                ids.append(str(rules.add(change)))
-                log.info("fault rule %d: %s", change.id, change)
-        state.reply = "".join(f"{i}\n" for i in ids).encode()
-        state.text = None
-        return 0
+            if time.monotonic() > deadline:
+                await trio.sleep(0)
+                deadline = time.monotonic() + SLICE
+        return changes
 
 
 class TraceFile(Driver):
@@ -204,4 +237,9 @@ class TraceFile(Driver):
         return 0
 
 
-__all__ = ["FaultsFile", "TraceFile"]
+def control_files(hook: Hook) -> list[tuple[str, Driver, int]]:
+    """The fault plane's files of the control directory: (name, driver, mode)."""
+    return [("faults", FaultsFile(hook), 0o600), ("trace", TraceFile(hook), 0o600)]
+
+
+__all__ = ["FaultsFile", "TraceFile", "control_files"]

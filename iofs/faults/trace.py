@@ -22,7 +22,7 @@ from __future__ import annotations
 import errno
 import json
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import trio
 
@@ -159,12 +159,4 @@ def human_line(d: dict[str, Any]) -> str:
     return line
 
 
-def iter_lines(text: str) -> Iterator[dict[str, Any]]:
-    """The events of a chunk of the trace file's JSON lines."""
-    for line in text.splitlines():
-        if line.strip():
-            yield json.loads(line)
-
-
-__all__ = ["Ring", "as_dict", "json_line", "lost_line", "human_line", "iter_lines",
-           "DEFAULT_EVENTS"]
+__all__ = ["Ring", "as_dict", "json_line", "lost_line", "human_line", "DEFAULT_EVENTS"]

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from conftest import Mounted, _teardown, mounted, run_iofs, start_mount  # noqa: F401 (re-exported)
 
-from iofs.cli import mount_type
+from iofs.system.mounts import mount_type
 
 DEFAULT_NAMES = {"null", "zero", "full", "mem0", "pipe0", "random", "status", "tmp", ".iofs"}
 

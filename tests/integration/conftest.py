@@ -19,7 +19,8 @@ from typing import Iterator
 
 import pytest
 
-from iofs.cli import mount_type, pid_file, read_pid_file
+from iofs.system.mounts import mount_type
+from iofs.system.state import read_pid_file, state_path
 
 if not os.path.exists("/dev/fuse"):
     pytest.fail("/dev/fuse is missing: integration tests need FUSE", pytrace=False)
@@ -82,7 +83,7 @@ def start_mount(base: Path, config: str | None = None, *extra: str,
 
 def daemon_pid(mp: Path) -> int | None:
     """The pid in the daemon's pid file for mount point ``mp`` (None if there is none)."""
-    recorded = read_pid_file(pid_file(str(mp)))
+    recorded = read_pid_file(str(mp))
     return recorded[0] if recorded else None
 
 

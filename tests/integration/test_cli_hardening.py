@@ -15,7 +15,7 @@ import pytest
 from _helpers_b import env_with_pythonpath, is_mounted, one_line_error, pid_gone, run_iofs, wait_for
 from conftest import OTHER_UID, Mounted, _teardown, daemon_pid
 
-from iofs.cli import pid_file
+from iofs.system.state import state_path
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,7 +50,7 @@ BAD = {
 
 def _nothing_mounted(mp: Path) -> None:
     assert not is_mounted(mp)
-    assert not os.path.exists(pid_file(str(mp)))
+    assert not os.path.exists(state_path(str(mp), 'pid'))
     assert os.listdir(mp) == []
 
 
@@ -151,7 +151,7 @@ def test_umount_refuses_a_fuse_mount_that_is_not_iofs(tmp_path):
 
 def test_recovery_umount_removes_the_pid_file(mount_iofs):
     m = mount_iofs()
-    pidf = pid_file(str(m.path))
+    pidf = state_path(str(m.path), 'pid')
     assert os.path.exists(pidf)
     os.kill(m.pid, signal.SIGKILL)
     assert wait_for(lambda: pid_gone(m.pid), 10)
@@ -166,7 +166,7 @@ def test_umount_never_signals_a_pid_that_is_not_the_daemon(mount_iofs, forged):
     """After the daemon was SIGKILLed, its pid file names another process (a recycled pid):
     `iofs umount` recovers the mount and leaves that process alone."""
     m = mount_iofs()
-    pidf = pid_file(str(m.path))
+    pidf = state_path(str(m.path), 'pid')
     os.kill(m.pid, signal.SIGKILL)
     assert wait_for(lambda: pid_gone(m.pid), 10)
     victim = subprocess.Popen(["sleep", "60"])
@@ -295,7 +295,7 @@ def test_pid_file_symlink_is_not_followed(tmp_path):
     victim.write_text("keep me\n")
     mp = tmp_path / "mnt"
     mp.mkdir()
-    pidf = Path(pid_file(str(mp)))
+    pidf = Path(state_path(str(mp), 'pid'))
     pidf.symlink_to(victim)
     try:
         res = run_iofs("mount", str(mp), "--log", str(tmp_path / "log"))

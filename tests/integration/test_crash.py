@@ -17,7 +17,7 @@ import pytest
 
 from _helpers_b import mounted, one_line_error, rss_kib, run_iofs, wait_for
 
-from iofs import client
+from iofs.testing import client
 
 DURABLE = '[options]\ndurability = true\n[[dir]]\npath = "tmp"\nmode = "1777"\n'
 BLOCK = 4096

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import pytest
 
-from iofs import config
-from iofs.cli import mount_type
+from iofs.vfs import config
+from iofs.system.mounts import mount_type
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]

@@ -15,7 +15,7 @@ from _helpers_b import (
 )
 from conftest import _teardown, daemon_pid
 
-from iofs.cli import pid_file
+from iofs.system.state import state_path
 
 MiB = 1 << 20
 ERESTART = 85  # iofs.driver.ERESTART on Linux
@@ -305,7 +305,7 @@ BAD_CONFIGS = {
 
 def _assert_nothing_mounted(mp: Path) -> None:
     assert not is_mounted(mp)
-    assert not os.path.exists(pid_file(str(mp)))
+    assert not os.path.exists(state_path(str(mp), 'pid'))
     assert os.listdir(mp) == []
 
 
@@ -368,7 +368,7 @@ def test_missing_mount_point(tmp_path):
     line = one_line_error(res)
     assert "does not exist" in line
     assert not mp.exists()
-    assert not os.path.exists(pid_file(str(mp)))
+    assert not os.path.exists(state_path(str(mp), 'pid'))
 
 
 def test_mount_point_is_a_file(tmp_path):
@@ -419,7 +419,7 @@ def test_umount_runs_clean(mount_iofs):
     assert (res.stdout, res.stderr) == ("", "")
     assert not is_mounted(m.path)
     assert wait_for(lambda: pid_gone(m.pid), 10)
-    assert not os.path.exists(pid_file(str(m.path)))
+    assert not os.path.exists(state_path(str(m.path), 'pid'))
 
 
 def test_drivers_lists_builtins():
@@ -440,7 +440,7 @@ def test_drivers_lists_builtins():
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_unmounts_cleanly(mount_iofs, sig):
     m = mount_iofs()
-    pidf = pid_file(str(m.path))
+    pidf = state_path(str(m.path), 'pid')
     assert os.path.exists(pidf)
     os.kill(m.pid, sig)
     assert wait_for(lambda: not is_mounted(m.path), 10), "still mounted after the signal"

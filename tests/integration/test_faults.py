@@ -16,7 +16,7 @@ from _helpers_b import (
 )
 from conftest import OTHER_UID
 
-from iofs import client
+from iofs.testing import client
 
 
 @pytest.fixture(scope="module")
@@ -277,7 +277,7 @@ def test_offset_range(m):
 
 
 def test_nth_and_count(m):
-    rid = fault(m, "path=zero op=read nth=3 count=2 action=short:1")
+    rid = fault(m, "path=zero op=read nth=3+ count=2 action=short:1")
     fd = os.open(m / "zero", os.O_RDONLY)
     try:
         sizes = [raw_read(fd, 100)[0] for _ in range(6)]
@@ -441,7 +441,7 @@ def test_bad_rule_in_the_control_file_is_einval_logged_and_changes_nothing(m):
     ("path=zero offset=9-3 action=eio", "offset=9-3"),
     ("op=open action=short:1", "action=short:1"),
     ("op=fsync action=enosys", "action=enosys"),
-    ("path=zero", "action=STEP"),
+    ("path=zero", "action=ACTION"),
     ("path=zero action", "action"),
 ])
 def test_bad_rule_through_the_cli_names_the_token(m, rule, token):

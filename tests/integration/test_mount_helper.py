@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from iofs.cli import mount_type
+from iofs.system.mounts import mount_type
 
 HELPER = Path(sys.executable).parent / "mount.fuse.iofs"
 

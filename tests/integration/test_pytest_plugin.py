@@ -187,8 +187,8 @@ def test_a_mount_no_teardown_reached_is_unmounted_at_session_end(pytester, no_mo
     """The plugin's backstop: a mount still registered when the session ends (its test's
     teardown never ran) is unmounted by pytest_sessionfinish."""
     pytester.makepyfile(test_leak='''
-        from iofs import pytest_plugin
-        from iofs.mounting import Mount
+        from iofs.testing import pytest_plugin
+        from iofs.testing.mount import Mount
 
         def test_leaves_one(tmp_path):
             m = Mount(tmp_path).start()

@@ -371,12 +371,12 @@ def test_faulty_data_around_faults_reads_back_byte_exact(dm, tmp_path):
 
 
 @pytest.mark.parametrize("step, phrase", [
-    ('["bogus"]', "unknown step 'bogus'"),
+    ('["bogus"]', "unknown action 'bogus'"),
     ('["short:x"]', "is not a number"),
     ('["short:-1"]', "cannot be negative"),
-    ('["sleep"]', "unknown step 'sleep'"),
+    ('["sleep"]', "unknown action 'sleep'"),
     ('"ok"', "a script is a list"),
-    ("[1]", "a step is a string"),
+    ("[1]", "an action is a string"),
 ])
 def test_faulty_bad_step_is_one_line_exit_2(tmp_path, step, phrase):
     mp = tmp_path / "mnt"

@@ -14,7 +14,7 @@ import pytest
 
 from _helpers_b import mounted, renameat2, wait_for
 
-from iofs.cli import mount_options
+from iofs.system.mounts import mount_options
 
 DATA = b"abcdefghijklmnopqrstuvwxyz"
 
@@ -383,7 +383,7 @@ def test_what_pyfuse3_cannot_do_is_a_clear_errno(m):
 def test_xattr_false_answers_enosys_once_and_writes_ask_nothing(tmp_path):
     """[options] xattr = false: extended attributes are not supported (EOPNOTSUPP), and the
     kernel stops asking for security.capability before each write(2)."""
-    from iofs import client
+    from iofs.testing import client
 
     cfg = '[options]\nxattr = false\n[[dir]]\npath = "tmp"\nmode = "1777"\n'
     with mounted(tmp_path, cfg) as mnt:

@@ -15,7 +15,7 @@ import pytest
 
 from _helpers_b import mounted, raw_read, run_iofs, wait_for
 
-from iofs import client
+from iofs.testing import client
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iofs.checksum import csum_add, csum_block_add, csum_fold, csum_partial, ip_compute_csum
+from iofs.core.checksum import csum_add, csum_block_add, csum_fold, csum_partial, ip_compute_csum
 from iofs.iov_iter import (
     READ,
     WRITE,

@@ -7,7 +7,7 @@ from array import array
 
 import pytest
 
-from iofs.checksum import csum_fold, csum_partial, ip_compute_csum
+from iofs.core.checksum import csum_fold, csum_partial, ip_compute_csum
 from iofs.iov_iter import READ, WRITE, csum_and_copy_from_iter, csum_and_copy_to_iter, iov_iter_init
 from iofs.uio import IoVec
 

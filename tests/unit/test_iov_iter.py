@@ -48,7 +48,7 @@ from iofs.iov_iter import (
     iov_iter_zero,
     iov_length,
 )
-from iofs.pages import Page
+from iofs.core.pages import Page
 from iofs.uio import IoVec
 
 from views import pos, released

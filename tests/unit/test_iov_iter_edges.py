@@ -8,7 +8,7 @@ import errno
 
 import pytest
 
-from iofs import iov_iter as iov_iter_module
+from iofs.core import iov_iter as iov_iter_module
 from iofs.iov_iter import (
     ITER_IOVEC,
     MAX_RW_COUNT,
@@ -41,7 +41,7 @@ from iofs.iov_iter import (
     iov_iter_truncate,
     iov_iter_zero,
 )
-from iofs.pages import Page
+from iofs.core.pages import Page
 from iofs.uio import UIO_WRITE, IoVec, Uio, uiomove
 
 from views import pos

@@ -47,7 +47,7 @@ from iofs.iov_iter import (
     iov_iter_ubuf,
     iov_iter_zero,
 )
-from iofs.pages import PAGE_SIZE, Page
+from iofs.core.pages import PAGE_SIZE, Page
 from iofs.uio import IoVec
 
 from views import ref_sum

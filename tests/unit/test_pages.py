@@ -32,7 +32,7 @@ from iofs.iov_iter import (
     iov_iter_truncate,
     iov_iter_ubuf,
 )
-from iofs.pages import PAGE_SHIFT, PAGE_SIZE, Page, page_frames, vaddr
+from iofs.core.pages import PAGE_SHIFT, PAGE_SIZE, Page, page_frames, vaddr
 from iofs.uio import IoVec
 
 from views import released

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from iofs.segments import Cursor, SegmentFault, walk
+from iofs.core.segments import Cursor, SegmentFault, walk
 
 
 def cursor(*lengths: int, idx: int = 0, skip: int = 0) -> Cursor:

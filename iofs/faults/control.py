@@ -11,7 +11,8 @@ that wrote nothing lists the active rules, one line each: ``ID hits=N RULE``. A 
 if there is no such rule); the requests asleep in a removed rule's ``sleep:MS`` go on, served.
 A bad line fails the write with EINVAL, and the reason is logged.
 
-``trace`` serves the ring as JSON lines from the oldest event kept (a new open) or from where
+``trace`` serves the ring as JSON lines from the first event since the mount (a new open:
+what the ring dropped first comes as one ``{"lost": N}`` line) or from where
 this open left off; at the end a read sleeps until more events come, or gets EAGAIN if the
 file was opened O_NONBLOCK. Writing ``detail=1`` (``detail=0``) turns the uio detail of read
 and write events on (off) for the whole mount.
@@ -191,7 +192,7 @@ class TraceFile(Driver):
             return 0  # tracing is off: an empty file
         state = _state()
         if state.cursor is None:
-            state.cursor = ring.oldest()
+            state.cursor = 0  # from the mount on: events the ring dropped are said as lost
         fits = max(uio.uio_resid // 200, 1)  # about that many events fill the request
         gathered = False
         while not state.pending:
@@ -203,7 +204,7 @@ class TraceFile(Driver):
             lost, cursor, events = ring.take(state.cursor, limit=fits * 2)
             if lost or events:
                 state.cursor = cursor
-                text = (lost_line(lost) if lost else "") + "".join(json_line(ring, ev) for ev in events)
+                text = (lost_line(lost) if lost else "") + "".join(json_line(ring, seq, ev) for seq, ev in events)
                 state.pending = text.encode()
                 break
             if ioflag & IO_NDELAY:

@@ -71,7 +71,7 @@ class Hook:
                moved: int, err: int, t0: int, rule: Rule | None, detail: Any = None) -> None:
         ring = self.ring
         if ring is not None:
-            ring.add(op, path, td.pid, comm, td.uid, off, size, moved, err, t0, _now(), rule, detail)
+            ring.add(op, path, td, comm, off, size, moved, err, t0, rule, detail)
 
     # ---- requests that move no data ----
 
@@ -123,11 +123,14 @@ class Hook:
             self._record_data("read", of, off, size, 0, exc.errno or errno.EIO, t0, rule, moves)
             raise
         ring = self.ring
-        if ring is not None:  # (record(), inline: this is every read)
-            td = of.td
-            ring.add("read", of.path, td.pid, of.comm, td.uid, off, size, len(result), 0, t0,
-                     _now(), rule, None if moves is None else self._detail(moves, of, off, size,
-                                                                           len(result)))
+        if ring is not None:  # Ring.add, inline: this is every read
+            seq = ring.seq
+            ring.events[seq % ring.size] = (
+                t0, _now(), "read", of.path, of.td, of.comm, off, size, len(result), 0, rule,
+                None if moves is None else self._detail(moves, of, off, size, len(result)))
+            ring.seq = seq + 1
+            if ring.waiters:
+                ring.wake()
         return result
 
     async def write(self, of: Any, off: int, data: Any, serve: Callable[..., Awaitable[int]]) -> int:
@@ -149,10 +152,14 @@ class Hook:
             self._record_data("write", of, off, size, 0, exc.errno or errno.EIO, t0, rule, moves)
             raise
         ring = self.ring
-        if ring is not None:  # (record(), inline: this is every write)
-            td = of.td
-            ring.add("write", of.path, td.pid, of.comm, td.uid, off, size, moved, 0, t0, _now(),
-                     rule, None if moves is None else self._detail(moves, of, off, size, moved))
+        if ring is not None:  # Ring.add, inline: this is every write
+            seq = ring.seq
+            ring.events[seq % ring.size] = (
+                t0, _now(), "write", of.path, of.td, of.comm, off, size, moved, 0, rule,
+                None if moves is None else self._detail(moves, of, off, size, moved))
+            ring.seq = seq + 1
+            if ring.waiters:
+                ring.wake()
         return moved
 
     def _firing(self, op: str, of: Any, off: int, size: int) -> tuple[Rule | None, Request]:

@@ -26,6 +26,8 @@ from typing import Any
 
 import trio
 
+_now = time.monotonic_ns
+
 DEFAULT_EVENTS = 65536
 BATCH_DELAY = 0.02  # seconds a woken reader waits for more events before it formats a batch
 
@@ -59,29 +61,34 @@ class Ring:
         self._more = trio.Event()
         self.epoch_offset = time.time_ns() - time.monotonic_ns()
 
-    def add(self, op: str, path: str, pid: int, comm: str, uid: int, offset: int | None,
-            size: int | None, moved: int, err: int, t0: int, t1: int, rule: Any,
-            detail: Any = None) -> None:
-        """Record one request that began at monotonic ``t0`` and ended at ``t1`` (ns)."""
+    def add(self, op: str, path: str, td: Any, comm: str, offset: int | None, size: int | None,
+            moved: int, err: int, t0: int, rule: Any, detail: Any = None) -> None:
+        """Record one request that began at monotonic ``t0`` (ns) and ends now. The fields are
+        kept as they are (``td`` and ``rule`` as objects) and formatted only when read."""
         seq = self.seq
-        self.events[seq % self.size] = (seq, t0, op, path, pid, comm, uid, offset, size, moved,
-                                        err, t1 - t0, rule, detail)
+        self.events[seq % self.size] = (t0, _now(), op, path, td, comm, offset, size, moved, err,
+                                        rule, detail)
         self.seq = seq + 1
         if self.waiters:
             self._more.set()
+
+    def wake(self) -> None:
+        """Wake the readers waiting for more (the hook's inline form of :meth:`add` calls it)."""
+        self._more.set()
 
     def oldest(self) -> int:
         """The seq of the oldest event still kept."""
         return max(self.seq - self.size, 0)
 
     def take(self, cursor: int, limit: int | None = None) -> tuple[int, int, list[tuple]]:
-        """``(lost, new_cursor, events)`` from ``cursor`` on: at most ``limit`` events."""
+        """``(lost, new_cursor, events)`` from ``cursor`` on: at most ``limit`` events, each
+        ``(seq, event)``; ``lost``: those before the oldest kept."""
         lost = 0
         oldest = self.oldest()
         if cursor < oldest:
             lost, cursor = oldest - cursor, oldest
         end = self.seq if limit is None else min(self.seq, cursor + limit)
-        events = [self.events[s % self.size] for s in range(cursor, end)]
+        events = [(s, self.events[s % self.size]) for s in range(cursor, end)]
         return lost, end, events
 
     async def wait(self, cursor: int, stop: Any = None) -> int:
@@ -105,13 +112,13 @@ class Ring:
         return t0 + self.epoch_offset
 
 
-def as_dict(ring: Ring, ev: tuple) -> dict[str, Any]:
+def as_dict(ring: Ring, seq: int, ev: tuple) -> dict[str, Any]:
     """One event as the mapping its JSON line encodes."""
-    (seq, t0, op, path, pid, comm, uid, offset, size, moved, err, dur, rule, detail) = ev
+    (t0, t1, op, path, td, comm, offset, size, moved, err, rule, detail) = ev
     rule_id, seed = (rule.id, rule.seed) if rule is not None else (None, None)
-    d = {"seq": seq, "t": ring.wall_ns(t0), "op": op, "path": path, "pid": pid, "comm": comm,
-         "uid": uid, "offset": offset, "size": size, "moved": moved, "errno": err,
-         "us": round(dur / 1000, 1), "rule": rule_id}
+    d = {"seq": seq, "t": ring.wall_ns(t0), "op": op, "path": path, "pid": td.pid, "comm": comm,
+         "uid": td.uid, "offset": offset, "size": size, "moved": moved, "errno": err,
+         "us": round((t1 - t0) / 1000, 1), "rule": rule_id}
     if rule is not None:
         d["seed"] = seed
     if detail is not None:
@@ -119,18 +126,18 @@ def as_dict(ring: Ring, ev: tuple) -> dict[str, Any]:
     return d
 
 
-def json_line(ring: Ring, ev: tuple) -> str:
+def json_line(ring: Ring, seq: int, ev: tuple) -> str:
     """One event as a JSON line (with its newline)."""
-    (seq, t0, op, path, pid, comm, uid, offset, size, moved, err, dur, rule, detail) = ev
+    (t0, t1, op, path, td, comm, offset, size, moved, err, rule, detail) = ev
     if detail is not None or rule is not None:
-        d = as_dict(ring, ev)
+        d = as_dict(ring, seq, ev)
         return "{" + ", ".join(f"{_json_str(k)}: {_json_str(v) if isinstance(v, str) else json.dumps(v)}"
                                for k, v in d.items()) + "}\n"
     return (f'{{"seq": {seq}, "t": {t0 + ring.epoch_offset}, "op": "{op}", '
-            f'"path": {_json_str(path)}, "pid": {pid}, "comm": {_json_str(comm)}, "uid": {uid}, '
+            f'"path": {_json_str(path)}, "pid": {td.pid}, "comm": {_json_str(comm)}, "uid": {td.uid}, '
             f'"offset": {"null" if offset is None else offset}, '
             f'"size": {"null" if size is None else size}, "moved": {moved}, "errno": {err}, '
-            f'"us": {round(dur / 1000, 1)}, "rule": null}}\n')
+            f'"us": {round((t1 - t0) / 1000, 1)}, "rule": null}}\n')
 
 
 def lost_line(lost: int) -> str:

@@ -33,6 +33,9 @@ def control_dir(mountpoint: str | os.PathLike, name: str = DEFAULT_NAME) -> Path
     try:
         os.stat(d / "faults")
     except OSError as exc:
+        if exc.errno == errno.ENOTCONN:
+            raise ControlError(f"the daemon of {mountpoint} is gone (run: iofs umount "
+                               f"{mountpoint})") from None
         if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
             raise ControlError(f"cannot reach {d}: {exc.strerror}") from None
         raise ControlError(f"{mountpoint} has no control directory {name} "

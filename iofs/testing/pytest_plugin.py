@@ -17,6 +17,7 @@ reason. Under pytest-xdist every worker has its own mounts.
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -29,6 +30,10 @@ from .mount import Mount, MountError, config_text
 _live: set[Mount] = set()  # every mount a test made and has not unmounted yet
 
 
+class TraceLost(UserWarning):
+    """The trace ring dropped events before the handle read them."""
+
+
 class IofsMount:
     """A mounted tree. ``path`` is the mount point (a ``pathlib.Path``)."""
 
@@ -37,7 +42,7 @@ class IofsMount:
         self.path: Path = mount.path
         self._reader: client.TraceReader | None = None
         self._events: list[dict[str, Any]] = []
-        self.lost = 0  # trace events the ring dropped before this handle read them
+        self.lost = 0  # trace events the ring dropped before this handle could read them
 
     def fault(self, rule: str) -> int:
         """Add a fault rule (``"path=tmp/in op=read action=short:1"``); its id."""
@@ -54,17 +59,24 @@ class IofsMount:
     def _read(self) -> list[dict[str, Any]]:
         if self._reader is None:
             self._reader = client.TraceReader(self.path)
+        lost = self.lost
         for event in self._reader.events():
             if "lost" in event:
                 self.lost += event["lost"]
             else:
                 self._events.append(event)
+        if self.lost > lost:
+            warnings.warn(TraceLost(f"iofs: the trace ring of {self.path} dropped {self.lost} "
+                                    "events before they were read (raise [options] "
+                                    "trace_events)"), stacklevel=3)
         return self._events
 
     def trace(self, path: str | None = None, op: str | None = None) -> list[dict[str, Any]]:
         """Every request served since the mount (oldest first), as mappings with the trace's
         keys (``e["op"]``, ``e["path"]``, ``e["moved"]``, ...), only those on paths matching
-        the glob ``path`` and of the ops in ``op`` (a comma list) if given."""
+        the glob ``path`` and of the ops in ``op`` (a comma list) if given. Events the ring
+        dropped before they were read (more than ``trace_events`` requests) are not there:
+        :attr:`lost` counts them, and a :class:`TraceLost` warning says so."""
         return [e for e in self._read() if _matches(e, path, op)]
 
     def wait_for(self, op: str | None = None, path: str | None = None, count: int = 1,
@@ -73,9 +85,15 @@ class IofsMount:
         the mount): the first ``count`` of them. Fails the test after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
-            found = self.trace(path, op)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", TraceLost)
+                found = self.trace(path, op)
             if len(found) >= count:
                 return found[:count]
+            if self.lost:
+                pytest.fail(f"iofs: {len(found)} of {count} requests (op={op}, path={path}) in "
+                            f"the trace, and the ring dropped {self.lost} events before they "
+                            "were read: raise [options] trace_events", pytrace=False)
             if time.monotonic() >= deadline:
                 pytest.fail(f"iofs: {len(found)} of {count} requests (op={op}, path={path}) "
                             f"served within {timeout} s", pytrace=False)
@@ -159,4 +177,4 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         _live.discard(mount)
 
 
-__all__ = ["IofsMount", "iofs_mount", "iofs_mount_factory"]
+__all__ = ["IofsMount", "TraceLost", "iofs_mount", "iofs_mount_factory"]

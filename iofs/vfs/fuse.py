@@ -129,25 +129,37 @@ def handler(op: str | tuple[str, ...], subject: int) -> Callable[[Callable[..., 
 
 def _data_handler(op: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     """The wrapper of read and write: the open file, then the hook's data path (the request
-    path of every byte: kept to one frame above the hook)."""
-    through_hook = op  # "read" or "write": the Hook method of the same name
+    path of every byte: nothing here that a request does not need)."""
+    if op == "read":
+        @functools.wraps(fn)
+        async def read(self: IofsOperations, fh: int, off: int, size: int) -> Any:
+            try:
+                of = self.opens.files.get(fh)
+                if of is None:
+                    raise pyfuse3.FUSEError(errno.EBADF)
+                if size <= 0:
+                    return b""
+                if of.hook is not None:
+                    return await of.hook.read(of, off, size, self.serve_read)
+                return await self.serve_read(of, off, size)
+            except BaseException as exc:
+                raise _fuse_error(exc, "read", (fh, off, size)) from None
+
+        return read
 
     @functools.wraps(fn)
-    async def wrapper(self: IofsOperations, fh: int, off: int, arg: Any) -> Any:
+    async def write(self: IofsOperations, fh: int, off: int, data: Any) -> Any:
         try:
             of = self.opens.files.get(fh)
             if of is None:
                 raise pyfuse3.FUSEError(errno.EBADF)
-            if op == "read" and arg <= 0:
-                return b""
-            hook = of.hook
-            if hook is not None:
-                return await getattr(hook, through_hook)(of, off, arg, fn.__get__(self))
-            return await fn(self, of, off, arg)
+            if of.hook is not None:
+                return await of.hook.write(of, off, data, self.serve_write)
+            return await self.serve_write(of, off, data)
         except BaseException as exc:
-            raise _fuse_error(exc, op, (fh, off, arg if op == "read" else len(arg))) from None
+            raise _fuse_error(exc, "write", (fh, off, len(data))) from None
 
-    return wrapper
+    return write
 
 
 class IofsOperations(pyfuse3.Operations):
@@ -164,6 +176,8 @@ class IofsOperations(pyfuse3.Operations):
         self.enable_writeback_cache = tree.writeback_cache
         self.xattrs = tree.xattr
         self.opens = OpenFiles(self.fs, tree.writeback_cache)
+        self.serve_read = self.fs.data.read  # what the read and write handlers serve with
+        self.serve_write = self.fs.data.write
 
     @staticmethod
     def op_of(ops: tuple[str, ...], args: tuple) -> str:
@@ -210,12 +224,12 @@ class IofsOperations(pyfuse3.Operations):
     # ---- the data path ----
 
     @handler("read", DATA)
-    async def read(self, of: OpenFile, off: int, size: int) -> memoryview:
-        return await self.fs.data.read(of, off, size)
+    async def read(self, fh: int, off: int, size: int) -> memoryview:
+        """d_read of the open file ``fh``: the data path's (``serve_read``), through the hook."""
 
     @handler("write", DATA)
-    async def write(self, of: OpenFile, off: int, data: Any) -> int:
-        return await self.fs.data.write(of, off, data)
+    async def write(self, fh: int, off: int, data: Any) -> int:
+        """d_write of the open file ``fh``: the data path's (``serve_write``), through the hook."""
 
     @handler("poll", POLL)
     async def poll(self, inode: int, fh: int, ph: Any, td: Td) -> int:

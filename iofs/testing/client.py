@@ -183,6 +183,11 @@ def unsynced(mountpoint: str | os.PathLike, control: str = DEFAULT_NAME) -> list
     return out
 
 
+def reset(mountpoint: str | os.PathLike, control: str = DEFAULT_NAME) -> None:
+    """Make the mount as it was mounted: the tree from its config, its rules, an empty trace."""
+    _transact(control_dir(mountpoint, control) / "reset", "reset\n", reply=False)
+
+
 def read_trace(mountpoint: str | os.PathLike, control: str = DEFAULT_NAME) -> list[dict[str, Any]]:
     """Every event the trace ring holds now."""
     with TraceReader(mountpoint, control=control) as reader:
@@ -190,4 +195,4 @@ def read_trace(mountpoint: str | os.PathLike, control: str = DEFAULT_NAME) -> li
 
 
 __all__ = ["ControlError", "control_dir", "add_rule", "list_rules", "clear_rules", "set_detail",
-           "TraceReader", "read_trace", "crash", "unsynced"]
+           "TraceReader", "read_trace", "crash", "unsynced", "reset"]

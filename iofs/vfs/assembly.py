@@ -1,12 +1,19 @@
 """A mount, assembled from its config: the namespace and its devices, the data path, the
 fault and trace hook, the crash plane and the control directory. What the FUSE module serves;
-nothing here knows FUSE (the one thing only FUSE can do, dropping the kernel's cache of an
-inode, comes in as ``invalidate``)."""
+nothing here knows FUSE (what only FUSE can do, dropping the kernel's caches, comes in as a
+:class:`Kernel`).
+
+:meth:`Filesystem.reset` makes the mount as it was when it was mounted, without unmounting:
+the tree built again from its config (drivers made anew, regular files gone), the rules those
+of the config, the trace empty. Inode numbers are never reused, so nothing the kernel still
+holds of the old tree can reach the new one; the kernel's entries of the old tree are dropped.
+Files open across a reset keep their old node until closed, as an unlinked file does.
+"""
 
 from __future__ import annotations
 
 import stat
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Protocol
 
 from ..core.uio import OFF_MAX
 from ..dev.driver import Device
@@ -18,28 +25,42 @@ from ..faults.hook import Hook
 from ..faults.ruleset import RuleSet
 from ..faults.trace import Ring
 from . import control_dir
-from .config import Tree
+from .config import Tree, parse
 from .io import DataPath
-from .memory import MemoryNamespace
-from .nodes import File, Node
+from .memory import ROOT_INO, MemoryNamespace
+from .nodes import Dir, File, Node
 from .pool import MemoryPool
 
-Invalidate = Callable[[list[int]], Awaitable[None]]
+
+class Kernel(Protocol):
+    """What the kernel must be told: that it caches stale things."""
+
+    def invalidate(self, inodes: list[int]) -> Awaitable[None]:
+        """Drop the cached data and attributes of ``inodes``."""
+
+    def forget_entries(self, entries: list[tuple[int, bytes]]) -> Awaitable[None]:
+        """Drop the cached directory entries ``(parent inode, name)``."""
 
 
 class Filesystem:
     """One mount. ``quiet`` holds the inodes of the control directory and its files, which are
     never traced or faulted; ``control`` its name in the root (None: none)."""
 
-    def __init__(self, tree: Tree, invalidate: Invalidate) -> None:
+    def __init__(self, tree: Tree, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.data = DataPath(None)  # type: ignore[arg-type]  # its namespace comes in _build
+        self._build(tree, ROOT_INO + 1)
+
+    def _build(self, tree: Tree, next_ino: int) -> None:
         self.tree = tree
         self.pool = MemoryPool(tree.max_memory)
-        self.durability = Durability(self._locate, invalidate, self._changed) \
+        self.durability = Durability(self._locate, self.kernel.invalidate, self._changed) \
             if tree.durability else None
         self.ns = MemoryNamespace(self.pool, OFF_MAX if tree.max_file_size is None
                                   else tree.max_file_size,
-                                  self.durability.journal if self.durability else None)
-        self.data = DataPath(self.ns)
+                                  self.durability.journal if self.durability else None,
+                                  next_ino=next_ino)
+        self.data.ns = self.ns
         self.devices: list[Device] = []
         sleepers.max_sleeping = tree.max_sleeping
         for spec in tree.dirs:
@@ -59,8 +80,18 @@ class Filesystem:
             files = fault_control.control_files(self.hook)
             if self.durability is not None:
                 files += crash_control.control_files(self.durability)
+            files.append(("reset", control_dir.ResetFile(self.reset), 0o200))
             self.quiet = control_dir.build(self.ns, tree.control, files)
         self.ns.max_inodes = tree.max_inodes  # bounds what programs make (the tree is made)
+
+    async def reset(self) -> None:
+        """The mount as it was mounted (see the module's text)."""
+        old = self.ns
+        entries = [(d.ino, name) for d in old.inodes.values() if isinstance(d, Dir)
+                   for name in d.entries]
+        self._build(parse(self.tree.text, self.tree.source), old.next_ino)
+        await self.kernel.forget_entries(entries)
+        await self.kernel.invalidate([ROOT_INO])
 
     def _add_device(self, path: str, driver: Any, **node: Any) -> File:
         head, _, name = path.rpartition("/")
@@ -88,4 +119,4 @@ class Filesystem:
             and name == self.control.encode()
 
 
-__all__ = ["Filesystem"]
+__all__ = ["Filesystem", "Kernel"]

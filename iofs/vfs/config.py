@@ -138,6 +138,8 @@ class Tree:
     xattr: bool = True
     durability: bool = False
     max_rules: int = DEFAULT_MAX_RULES
+    text: str = ""  # the config as read, and where from: what a reset builds the tree from again
+    source: str = "<config>"
 
 
 def _mode(value: Any, where: str) -> int:
@@ -332,7 +334,7 @@ def parse(text: str, source: str = "<config>") -> Tree:
     if unknown:
         raise ConfigError(f"{source}: unknown section(s) {', '.join(sorted(unknown))} "
                           "(expected [options], [[device]], [[dir]], [[fault]])")
-    tree = Tree()
+    tree = Tree(text=text, source=source)
     for read_section in SECTIONS.values():
         read_section(doc, source, tree)
     _check_places(source, tree)

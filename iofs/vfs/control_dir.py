@@ -10,11 +10,13 @@ and its files are never traced or faulted.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
-from typing import Any
+from typing import Any, Awaitable, Callable
 
-from ..dev.driver import Device
+from ..core.uio import uiomove
+from ..dev.driver import Device, Driver
 from .memory import MemoryNamespace
 
 DEFAULT_NAME = ".iofs"
@@ -34,4 +36,27 @@ def build(ns: MemoryNamespace, name: str, files: list[tuple[str, Any, int]]) -> 
     return inodes
 
 
-__all__ = ["build", "DEFAULT_NAME"]
+class ResetFile(Driver):
+    """Writing ``reset`` makes the mount as it was when it was mounted (the tree from its
+    config, the rules of the config, an empty trace): what ``iofs sweep`` does between runs."""
+
+    description = "control: reset the mount (write reset)"
+    stream = True
+
+    def __init__(self, reset: Callable[[], Awaitable[None]]) -> None:
+        self.reset = reset
+
+    async def d_write(self, dev, uio, ioflag):
+        if uio.uio_resid > 64:
+            return errno.EINVAL
+        buf = bytearray(uio.uio_resid)
+        error = uiomove(buf, len(buf), uio)
+        if error:
+            return error
+        if buf.split() != [b"reset"]:
+            return errno.EINVAL
+        await self.reset()
+        return 0
+
+
+__all__ = ["build", "ResetFile", "DEFAULT_NAME"]

@@ -170,8 +170,7 @@ class IofsOperations(pyfuse3.Operations):
 
     def __init__(self, tree: Tree) -> None:
         super().__init__()
-        self.fs = Filesystem(tree, self._invalidate)
-        self.ns = self.fs.ns
+        self.fs = Filesystem(tree, self)
         # pyfuse3 reads this at FUSE_INIT; direct_io device nodes never use the page cache
         self.enable_writeback_cache = tree.writeback_cache
         self.xattrs = tree.xattr
@@ -205,7 +204,12 @@ class IofsOperations(pyfuse3.Operations):
         self.ns.remember(node)
         return attr
 
-    async def _invalidate(self, inodes: list[int]) -> None:
+    @property
+    def ns(self) -> Any:
+        """The namespace being served (a reset puts a new one in place)."""
+        return self.fs.ns
+
+    async def invalidate(self, inodes: list[int]) -> None:
         """Drop the kernel's cached data and attributes of ``inodes``. In a thread: with
         writeback_cache the kernel first writes dirty pages back, which this loop must serve."""
 
@@ -215,6 +219,19 @@ class IofsOperations(pyfuse3.Operations):
                     pyfuse3.invalidate_inode(ino)
                 except OSError:
                     pass  # the kernel does not know it (never looked up, or forgotten)
+
+        await trio.to_thread.run_sync(drop)
+
+    async def forget_entries(self, entries: list[tuple[int, bytes]]) -> None:
+        """Drop the kernel's cached directory entries ``(parent, name)`` (in a thread, as
+        :meth:`invalidate`)."""
+
+        def drop() -> None:
+            for parent, name in entries:
+                try:
+                    pyfuse3.invalidate_entry(parent, name)
+                except OSError:
+                    pass  # not cached
 
         await trio.to_thread.run_sync(drop)
 

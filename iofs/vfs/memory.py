@@ -37,15 +37,16 @@ class MemoryNamespace(Namespace):
     """
 
     def __init__(self, pool: MemoryPool, max_file_size: int = OFF_MAX,
-                 journals: Callable[[Any], Any] | None = None, root_mode: int = 0o755) -> None:
+                 journals: Callable[[Any], Any] | None = None, root_mode: int = 0o755,
+                 next_ino: int = ROOT_INO + 1) -> None:
         self.pool = pool
         self.max_file_size = max_file_size
         self.journals = journals
         self.inodes: dict[int, Node] = {}
         self.max_inodes = MAX_INODES  # tmpfs's nr_inodes: what statfs says, and ENOSPC beyond
         self._extra_links = 0  # names beyond a file's first: tmpfs counts each as an inode
-        self._next_ino = ROOT_INO
-        self.root = self._register(Dir(self._alloc(), root_mode, 0, 0, None))
+        self.next_ino = next_ino  # the root is ROOT_INO; others count on from here, never reused
+        self.root = self._register(Dir(ROOT_INO, root_mode, 0, 0, None))
         self._gen = 0  # bumped by every change that can change an existing node's path
 
     def path(self, node: Node) -> str:
@@ -62,8 +63,8 @@ class MemoryNamespace(Namespace):
         return joined(self.path(parent), name)
 
     def _alloc(self) -> int:
-        ino = self._next_ino
-        self._next_ino += 1
+        ino = self.next_ino
+        self.next_ino += 1
         return ino
 
     def _register(self, node: Node) -> Node:

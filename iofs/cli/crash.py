@@ -1,4 +1,4 @@
-"""``iofs crash MNT`` and ``iofs unsynced MNT``: crash simulation of a running mount."""
+"""``iofs crash``, ``iofs restart`` and ``iofs unsynced``: crash simulation of a running mount."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ def cmd_crash(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_restart(args: argparse.Namespace) -> int:
+    mountpoint = iofs_mount(args.mountpoint)
+    client_call(client.restart, mountpoint, args.control)
+    return 0
+
+
 def cmd_unsynced(args: argparse.Namespace) -> int:
     mountpoint = iofs_mount(args.mountpoint)
     for n, path in client_call(client.unsynced, mountpoint, args.control):
@@ -39,10 +45,14 @@ def register(sub: Any) -> None:
     c.add_argument("--seed", type=int, help="the seed of --torn (default: chosen, and printed)")
     add_control_option(c, shown=False)
     c.set_defaults(func=cmd_crash)
+    r = sub.add_parser("restart", help="serve again after a crash point (action=crash)")
+    r.add_argument("mountpoint")
+    add_control_option(r, shown=False)
+    r.set_defaults(func=cmd_restart)
     us = sub.add_parser("unsynced", help="the files with unsynced bytes, and how many")
     us.add_argument("mountpoint")
     add_control_option(us, shown=False)
     us.set_defaults(func=cmd_unsynced)
 
 
-__all__ = ["cmd_crash", "cmd_unsynced", "register"]
+__all__ = ["cmd_crash", "cmd_restart", "cmd_unsynced", "register"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+from typing import Awaitable, Callable
 
 from ..core.uio import uiomove, uiomove_frombuf
 from ..dev.cdevpriv import devfs_get_cdevpriv, devfs_set_cdevpriv
@@ -15,14 +16,15 @@ log = logging.getLogger("iofs")
 
 class CrashFile(Driver):
     """Writing ``crash`` reverts every regular file to its durable state; ``torn SEED`` lets a
-    seeded half of the unsynced blocks survive. A read on the same open then tells which files
+    seeded half of the unsynced units survive; ``restart`` serves again after a crash point. A read on the same open then tells which files
     changed (one path per line)."""
 
     description = "control: simulate a crash (write crash, or torn SEED)"
     stream = True
 
-    def __init__(self, durability: Durability) -> None:
+    def __init__(self, durability: Durability, restart: Callable[[], Awaitable[None]]) -> None:
         self.durability = durability
+        self.restart = restart
 
     def d_open(self, dev, oflags, td):
         return devfs_set_cdevpriv([b"", 0])  # this open's reply, and how much of it was read
@@ -36,14 +38,20 @@ class CrashFile(Driver):
         if error:
             return error
         words = buf.decode(errors="replace").split()
+        if words == ["restart"]:
+            await self.restart()
+            log.info("restart: serving again")
+            return 0
         if words == ["crash"]:
             seed = None
         elif len(words) == 2 and words[0] == "torn" and words[1].isdigit():
             seed = int(words[1])
         else:
-            log.warning("%s: write 'crash' or 'torn SEED', not %r: EINVAL", dev.name, buf[:80])
+            log.warning("%s: write 'crash', 'torn SEED' or 'restart', not %r: EINVAL", dev.name,
+                        buf[:80])
             return errno.EINVAL
         changed = await self.durability.crash(seed)
+        await self.restart()  # one step: crash and serve again (also after a crash point)
         log.info("crash%s: %d files reverted to their durable state",
                  "" if seed is None else f" (torn, seed {seed})", len(changed))
         error, state = devfs_get_cdevpriv()
@@ -82,10 +90,13 @@ class UnsyncedFile(Driver):
         return errno.EACCES
 
 
-def control_files(durability: Durability) -> list[tuple[str, Driver, int]]:
-    """``crash`` (write ``crash``, or ``torn SEED``) and ``unsynced`` (read: ``BYTES PATH`` per
-    file with unsynced bytes) in the control directory: (name, driver, mode)."""
-    return [("crash", CrashFile(durability), 0o600), ("unsynced", UnsyncedFile(durability), 0o400)]
+def control_files(durability: Durability,
+                  restart: Callable[[], Awaitable[None]]) -> list[tuple[str, Driver, int]]:
+    """``crash`` (write ``crash``, ``torn SEED`` or ``restart``) and ``unsynced`` (read:
+    ``BYTES PATH`` per file with unsynced bytes) in the control directory: (name, driver,
+    mode)."""
+    return [("crash", CrashFile(durability, restart), 0o600),
+            ("unsynced", UnsyncedFile(durability), 0o400)]
 
 
 __all__ = ["CrashFile", "UnsyncedFile", "control_files"]

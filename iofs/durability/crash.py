@@ -8,31 +8,52 @@ its data). With a ``seed`` the crash is *torn*: each unsynced 4 KiB block surviv
 drawn from the seed (the same seed, the same survivors).
 
 The filesystem tells it where a file is (:data:`Locate`: inode number and path), how to drop
-the kernel's cache of inodes, and what to do to a file the crash changed (its times).
+the kernel's caches (:class:`Kernel`), and what to do to a file the crash changed (its times).
+With ``namespace_durability = "fsync"`` it also undoes the namespace changes not made durable
+(:mod:`iofs.durability.names`).
 """
 
 from __future__ import annotations
 
 import random
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 
-from .journal import Journal
+from .journal import BLOCK, Journal, OpenView
+from .names import NameChanges
 
 Locate = Callable[[Any], "tuple[int, str] | None"]  # a file -> (inode, path), None if gone
-Invalidate = Callable[[list[int]], Awaitable[None]]
+
+
+class Kernel(Protocol):
+    """How the crash plane has the kernel drop what it caches of the state before a crash."""
+
+    def invalidate(self, inodes: list[int]) -> Awaitable[None]: ...
+
+    def forget_entries(self, entries: list[tuple[int, bytes]]) -> Awaitable[None]: ...
 
 
 class Durability:
     """The crash plane of a mount: the journals of its regular files, and the crash itself."""
 
-    def __init__(self, locate: Locate, invalidate: Invalidate,
-                 changed: Callable[[Any], None]) -> None:
-        self.locate, self.invalidate, self.changed = locate, invalidate, changed
+    def __init__(self, locate: Locate, kernel: Kernel, changed: Callable[[Any], None],
+                 fsync_error: str = "linux", torn_unit: int = BLOCK) -> None:
+        self.locate, self.kernel, self.changed = locate, kernel, changed
+        self.fsync_error = fsync_error
+        self.torn_unit = torn_unit
+        self.names: NameChanges | None = None  # namespace changes a crash undoes ("fsync")
+        self.stale_entries: list[tuple[int, bytes]] = []  # what the kernel must forget
         self._journals: dict[Journal, Any] = {}
 
     def journal(self, file: Any) -> Journal:
         """A new journal for ``file`` (its durable state: empty), registered here."""
-        return Journal(file, self._journals)
+        return Journal(file, self._journals, self.fsync_error)
+
+    def fsync_failed(self, file: Any, view: Any) -> None:
+        """An fsync of ``file`` through the open description ``view`` failed (a fault rule, or
+        the backing store): the mount's ``fsync_error`` model applies."""
+        journal = getattr(file, "journal", None)
+        if journal is not None:
+            journal.writeback_failed(file, view if isinstance(view, OpenView) else None)
 
     def files(self) -> list[tuple[int, str, Any]]:
         """(inode, path, file) of every regular file that has a journal, in inode order."""
@@ -61,19 +82,48 @@ class Durability:
         cache of those changed is dropped again. Nothing is dropped silently: a write the
         program was told succeeded and then fsynced is durable, whenever it came.
         """
-        await self.invalidate([ino for ino, _, _ in self.files()])
+        await self.kernel.invalidate([ino for ino, _, _ in self.files()])
+        changed = self.crash_now(seed)
+        await self.forget_stale()
+        await self.kernel.invalidate([ino for ino, _ in changed])
+        return [path for _, path in changed]
+
+    async def forget_stale(self) -> None:
+        """Have the kernel forget the directory entries crashes changed."""
+        stale, self.stale_entries = self.stale_entries, []
+        if stale:
+            await self.kernel.forget_entries(stale)
+
+    def crash_now(self, seed: int | None = None,
+                  keep: Callable[[Any], Callable[[int], bool] | None] | None = None) -> list[tuple[int, str]]:
+        """The crash itself, one instant (no await): every file back to its durable state;
+        torn by ``seed`` (each unsynced ``torn_unit`` survives with probability 1/2, drawn in
+        inode order, then unit order), or as ``keep(file)`` says (a torn write's own units).
+        The (inode, path) of the files it changed."""
+        if self.names is not None:
+            self.stale_entries += self.names.crash()
         rng = random.Random(seed) if seed is not None else None
+        unit = self.torn_unit
         changed = []
-        for ino, path, f in self.files():  # no await in here: the crash is one instant
-            survives = None
+        for ino, path, f in self.files():
+            survives = keep(f) if keep is not None else None
             if rng is not None:
-                draws = {b: rng.random() < 0.5 for b in f.journal.unsynced_blocks(f)}
-                survives = draws.__getitem__
-            if f.journal.revert(f, survives):
+                draws = {u: rng.random() < 0.5 for u in _units(f.journal.unsynced_blocks(f), unit)}
+                survives = lambda u, d=draws: d.get(u, False)  # noqa: E731
+            if f.journal.revert(f, survives, unit):
                 self.changed(f)
                 changed.append((ino, path))
-        await self.invalidate([ino for ino, _ in changed])
-        return [path for _, path in changed]
+        return changed
+
+
+def _units(blocks: list[int], unit: int) -> list[int]:
+    """The ``unit``-byte pieces of the given 4 KiB blocks, in order, each once."""
+    out: list[int] = []
+    for b in blocks:
+        first, last = b * BLOCK // unit, (b * BLOCK + BLOCK - 1) // unit
+        for u in range(max(first, out[-1] + 1 if out else first), last + 1):
+            out.append(u)
+    return out
 
 
 __all__ = ["Durability"]

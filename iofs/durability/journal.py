@@ -1,24 +1,26 @@
 """The durable state of one regular file: what a power cut would leave of it.
 
 With ``[options] durability = true`` every regular file keeps a :class:`Journal` of its
-*durable state*: its data and size as of its last fsync/fdatasync. A journal holds only what
-changed since: the size then, and the old content of each 4 KiB block below that size that a
-write or truncate has changed since (blocks beyond it need nothing kept: a crash cuts them
-off). Appending costs nothing; rewriting a block costs one 4 KiB copy the first time; the
-extra memory is at most the blocks replaced.
+*durable state*: its data and size as of its last successful fsync/fdatasync. A journal holds
+only what changed since: the size then, and the old content of each 4 KiB block below that
+size that a write or truncate has changed since (blocks beyond it need nothing kept: a crash
+cuts them off). Appending costs nothing; rewriting a block costs one 4 KiB copy the first
+time; the extra memory is at most the blocks replaced.
 
-:meth:`Durability.crash` puts every regular file back to its durable state at once (the
-namespace is durable at once, as LazyFS has it: a file created and never fsynced keeps its
-name and loses its data). With a ``seed`` the crash is *torn*: each unsynced 4 KiB block
-survives or not, as drawn from the seed (the same seed, the same survivors). The kernel's page
-cache is dropped around it. The crash itself is one instant (the files are reverted with no
-await in between): writes that arrive while the cache is dropped (dirty pages the kernel
-writes back because of the invalidation, with ``writeback_cache``, or a program still writing)
-are kept as any write is, so those before the instant are reverted with the rest and those
-after it stay; an fsync acknowledged meanwhile stays durable.
+A failed fsync (a fault rule on op=fsync, or the backing store's own error) is handled as
+the mount's ``fsync_error`` model says (docs/crash.md has the table and its sources):
 
-``sync(1)`` and ``syncfs(2)`` make nothing durable: pyfuse3 has no SYNCFS handler, so the
-kernel only writes dirty pages back (as FUSE writes) and never sends an fsync.
+* ``linux`` (ext4, XFS): the dirty data the fsync covered is marked clean. It stays readable,
+  but it is not durable, and a later fsync does not write it (there is nothing dirty left):
+  its blocks keep their old durable content (:attr:`Journal.lost`) until they are written
+  again. The error is reported once to each open file description (errseq): the one that got
+  it sees 0 when it retries; every other open description sees EIO at its next fsync.
+* ``keep``: nothing changes: the data stays dirty, and a retried fsync makes it durable.
+* ``btrfs``: as ``linux``, and the file's content goes back to its durable state at once
+  (btrfs drops the pages of a failed writeback: reads see what is on disk).
+
+A crash counts as an error too: the next fsync of every open description of a file the crash
+changed is EIO, once (its writes before the crash are gone).
 """
 
 from __future__ import annotations
@@ -26,40 +28,52 @@ from __future__ import annotations
 import errno
 from typing import Any, Callable, Iterator
 
-
 BLOCK = 4096
+MODES = ("linux", "keep", "btrfs")
+
+
+class OpenView:
+    """What one open file description has seen of its file's errors (errseq's sample)."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self, seen: int) -> None:
+        self.seen = seen
 
 
 class Journal:
-    """The durable state of one regular file: ``durable_size`` and ``saved`` (block number ->
-    its content at the last fsync, for blocks below that size changed since; views into one
-    copy per span kept, so a span costs its bytes and no more)."""
+    """The durable state of one regular file: ``durable_size``; ``saved`` (block number ->
+    its durable content, for blocks below that size changed since: views into one copy per
+    span kept); ``lost`` (blocks whose writeback failed and that were not written since: their
+    durable content, which a later fsync keeps); ``errseq`` (errors so far)."""
 
-    __slots__ = ("file", "durable_size", "saved", "crashes", "_registry")
+    __slots__ = ("file", "durable_size", "saved", "lost", "errseq", "mode", "_registry")
 
-    def __init__(self, file: Any, registry: dict[Journal, Any]) -> None:
+    def __init__(self, file: Any, registry: dict[Journal, Any], mode: str = "linux") -> None:
         self.file = file  # the file it keeps: size, read_range, write_range, set_size, held_spans
         self._registry = registry
         registry[self] = file
+        self.mode = mode
         self.durable_size = 0
         self.saved: dict[int, bytes | memoryview] = {}
-        self.crashes = 0  # crashes that changed the file: an open sees each once, at fsync
+        self.lost: dict[int, bytes | memoryview] = {}
+        self.errseq = 0
 
     def close(self) -> None:
         """The file is gone: nothing to keep for it any more."""
         self._registry.pop(self, None)
 
-    def fsync_error(self, seen: list[int]) -> int:
-        """EIO once for an open (``seen``: the crashes it knew of) that a crash has changed the
-        file under since: its writes before the crash are gone, so its next fsync must not
-        say they are durable (Linux reports a lost writeback to each open file once)."""
-        if seen[0] == self.crashes:
-            return 0
-        seen[0] = self.crashes
-        return errno.EIO
+    def opened(self) -> OpenView:
+        """A new open description: it has seen every error so far."""
+        return OpenView(self.errseq)
+
+    # ---- changes ----
 
     def before_write(self, f: Any, off: int, n: int) -> None:
         """Bytes [off, off+n) are about to change: keep the durable content of their blocks."""
+        if self.lost and n:
+            for b in range(off // BLOCK, (off + n - 1) // BLOCK + 1):
+                self.lost.pop(b, None)  # dirty again: the next fsync writes it
         end = min(off + n, self.durable_size)
         if off >= end:
             return  # all beyond the durable size (appending): nothing to keep
@@ -96,10 +110,47 @@ class Journal:
             at = b * BLOCK - lo
             self.saved[b] = span[at:at + min(BLOCK, durable - b * BLOCK)]
 
+    # ---- fsync ----
+
+    def fsync(self, f: Any, view: OpenView | None) -> int:
+        """A successful fsync/fdatasync through ``view``: what the file holds now is durable,
+        but for its lost blocks. EIO (once per description) for an error it has not seen."""
+        self.commit(f)
+        if view is None or view.seen == self.errseq:
+            return 0
+        view.seen = self.errseq
+        return errno.EIO
+
     def commit(self, f: Any) -> None:
-        """fsync/fdatasync: what the file holds now is durable."""
-        self.durable_size = f.size
-        self.saved = {}
+        """What the file holds now is durable, but for its lost blocks, whose durable content
+        stays what it was (the pages were marked clean when their writeback failed)."""
+        self.durable_size = size = f.size
+        self.saved = {b: old[:max(0, min(BLOCK, size - b * BLOCK))]
+                      for b, old in self.lost.items() if b * BLOCK < size}
+
+    def writeback_failed(self, f: Any, view: OpenView | None) -> None:
+        """An fsync through ``view`` failed: the ``mode`` model (see the module's text)."""
+        if self.mode == "keep":
+            return
+        self.errseq += 1
+        if view is not None:
+            view.seen = self.errseq  # it was told: its retry gets 0
+        for b in self.unsynced_blocks(f):
+            if b not in self.lost:
+                self.lost[b] = self._durable_block(f, b)
+        if self.mode == "btrfs":
+            self.revert(f, count=False)
+
+    def _durable_block(self, f: Any, b: int) -> bytes:
+        """Block ``b`` as the durable state has it, a whole block: below the durable size what
+        was kept (or, unchanged, what the file holds), zeros above it."""
+        start = b * BLOCK
+        old = self.saved.get(b)
+        if old is None:
+            old = f.read_range(start, max(0, min(BLOCK, self.durable_size - start)))
+        return bytes(old) + bytes(BLOCK - len(old))
+
+    # ---- what a crash would change ----
 
     def unsynced_blocks(self, f: Any) -> list[int]:
         """The blocks whose content may differ from the durable state, in order: those kept,
@@ -121,31 +172,70 @@ class Journal:
         changed = sum(min(len(v), max(0, size - b * BLOCK)) for b, v in self.saved.items())
         return changed + abs(size - self.durable_size)
 
-    def revert(self, f: Any, survives: Callable[[int], bool] | None = None) -> bool:
-        """Put the file back to its durable state (blocks for which ``survives`` says True keep
-        what they hold now); whether anything changed. The result is the new durable state."""
+    def revert(self, f: Any, survives: Callable[[int], bool] | None = None, unit: int = BLOCK,
+               count: bool = True) -> bool:
+        """Put the file back to its durable state; whether anything changed. With ``survives``
+        (a torn crash) each ``unit``-byte piece of the unsynced data for which it says True
+        keeps what it holds now. The result is the new durable state; ``count``: the open
+        descriptions learn of it at their next fsync."""
         blocks = self.unsynced_blocks(f)
         if not blocks and f.size == self.durable_size:
             return False
-        durable = self.durable_size
-        new_size = durable
+        durable, size = self.durable_size, f.size
+        new_size = _torn_size(durable, size, unit, survives)
         for b in blocks:
             start = b * BLOCK
-            if survives is not None and survives(b):
-                if start + BLOCK > durable:
-                    new_size = max(new_size, min(f.size, start + BLOCK))
-                continue
-            old = self.saved.get(b)
-            if old is not None:
-                f.write_range(start, old)
-            if start + BLOCK > durable and start + BLOCK <= f.size:  # its new part: a hole
-                lo = max(start, durable)
-                f.write_range(lo, bytes(start + BLOCK - lo))
+            top = min(start + BLOCK, max(new_size, size))  # the block's bytes that exist
+            kept = self.saved.get(b)
+            # what goes back: the kept durable bytes, else (unchanged below the durable size)
+            # only the part beyond it; beyond the durable size, zeros (a hole)
+            lo0 = start if kept is not None else max(start, durable)
+            want = bytes(kept or b"") + bytes(max(0, top - lo0 - len(kept or b"")))
+            for lo, hi in _restored_runs(lo0, len(want), unit, survives):
+                f.write_range(lo, want[lo - lo0:hi - lo0])
         f.set_size(new_size)
         self.durable_size = f.size
-        self.saved = {}
-        self.crashes += 1
+        self.saved, self.lost = {}, {}
+        if count:
+            self.errseq += 1
         return True
+
+
+def _torn_size(durable: int, size: int, unit: int, survives: Callable[[int], bool] | None) -> int:
+    """The size after a crash: the durable size, or further if a unit of the grown part
+    survives (the last surviving unit's end, at most the size before the crash)."""
+    if survives is None or size <= durable:
+        return durable
+    new = durable
+    for u in range(durable // unit, (size - 1) // unit + 1):
+        if survives(u):
+            new = max(new, min(size, (u + 1) * unit))
+    return new
+
+
+def _restored_runs(start: int, n: int, unit: int,
+                   survives: Callable[[int], bool] | None) -> Iterator[tuple[int, int]]:
+    """The byte ranges of [start, start+n) that go back to their durable content: all of it,
+    or (torn) the units ``survives`` says are lost, merged into runs."""
+    if survives is None:
+        if n:
+            yield start, start + n
+        return
+    lo = None
+    end = start + n
+    pos = start
+    while pos < end:
+        u = pos // unit
+        nxt = min(end, (u + 1) * unit)
+        if survives(u):
+            if lo is not None:
+                yield lo, pos
+                lo = None
+        elif lo is None:
+            lo = pos
+        pos = nxt
+    if lo is not None:
+        yield lo, end
 
 
 def _held_blocks(f: Any, first: int, last: int) -> Iterator[tuple[int, int]]:
@@ -157,3 +247,4 @@ def _held_blocks(f: Any, first: int, last: int) -> Iterator[tuple[int, int]]:
             yield a, b
 
 
+__all__ = ["Journal", "OpenView", "BLOCK", "MODES"]

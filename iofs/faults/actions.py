@@ -14,6 +14,12 @@ An action, as written::
     sleep:MS      wait MS milliseconds (other requests go on), then serve in full; a
                   signal to the program ends the wait with EINTR
     corrupt:N     serve in full, with N bytes of the data moved changed (seeded)
+    crash         serve the request, then crash the mount: what was durable at that instant
+                  is what the disk holds, and every later request fails with EIO until
+                  ``iofs restart`` (needs durability)
+    crash:before  crash instead of serving the request (the program gets EIO)
+    crash:torn    serve a write, then crash keeping a seeded part of the write's own units
+    kill          SIGKILL the process that made the request (it never sees the reply)
 
 Errno names are case-insensitive and take every alias Python's ``errno`` knows (ewouldblock is
 eagain, so ``ewouldblock`` alone is the O_NONBLOCK-only action too). After the action, the
@@ -30,8 +36,10 @@ them as hits.
 from __future__ import annotations
 
 import errno
+import os
 import random
-from typing import Any, Awaitable, Callable, ClassVar
+import signal
+from typing import Any, Awaitable, Callable, ClassVar, Protocol
 
 from ..dev.driver import ERESTART, IO_NDELAY
 from ..dev.guard import REAL_ERRNOS, RESTARTABLE
@@ -46,13 +54,25 @@ _CANONICAL = {code: name.lower() for code, name in errno.errorcode.items()}
 SLEEP_MAX_MS = 10**15  # sleep:MS waits at most this long (as good as forever, and still a float)
 
 
+class Powers(Protocol):
+    """What the mount lets an action do beyond the request: crash it (the crash plane)."""
+
+    async def crash(self, req: Request, moved: int, torn: bool) -> None:
+        """Crash the mount now; ``torn``: keep a seeded part of this write's ``moved`` bytes."""
+
+    def failed(self, req: Request, code: int) -> None:
+        """A rule failed ``req`` with ``code`` (a failed fsync loses what it covered)."""
+
+
 class Request:
     """What an action knows of the request it acts on. ``size``: bytes asked for (0 for a
     request that moves no data); ``expect``: bytes it would move unfaulted, as far as known
     (a read near the end of a file), else ``size``; ``seed`` and ``hit``: the firing rule's
-    seed and hit number (they fix what ``corrupt`` changes)."""
+    seed and hit number (they fix what ``corrupt`` changes); ``off`` and ``target``: the
+    offset and the open file of a data request; ``powers``: the mount's (crash)."""
 
-    __slots__ = ("op", "data", "size", "expect", "ioflag", "td", "seed", "hit", "sleeps")
+    __slots__ = ("op", "data", "size", "expect", "ioflag", "td", "seed", "hit", "sleeps",
+                 "off", "target", "powers")
 
     def __init__(self, op: str, data: bool, size: int, ioflag: int, td: Any,
                  expect: int | None = None, seed: int = 0, hit: int = 0,
@@ -60,6 +80,9 @@ class Request:
         self.op, self.data, self.size, self.ioflag, self.td = op, data, size, ioflag, td
         self.expect = size if expect is None else expect
         self.seed, self.hit, self.sleeps = seed, hit, sleeps
+        self.off = 0
+        self.target: Any = None
+        self.powers: Powers | None = None
 
 
 Shaper = Callable[[memoryview], None]
@@ -70,6 +93,7 @@ class Action:
 
     name: ClassVar[str] = ""
     shapes_data = False  # it shapes the bytes moved: only read and write can take it
+    needs_powers = False  # it needs the mount's powers (crash: durability on)
 
     def effective(self, req: Request) -> bool:
         """Whether firing on ``req`` would change anything."""
@@ -90,6 +114,9 @@ class Action:
     def shaper(self, req: Request) -> Shaper | None:
         """What to do to the bytes moved (in place), or None."""
         return None
+
+    async def after(self, req: Request, moved: int) -> None:
+        """After the request was served (``moved`` bytes, for a data request)."""
 
     def __str__(self) -> str:
         return self.name
@@ -211,19 +238,72 @@ class Corrupt(Action):
         return f"corrupt:{self.n}"
 
 
+class Crash(Action):
+    """``crash`` (after serving), ``crash:before`` (instead), ``crash:torn`` (after a write,
+    keeping a seeded part of its units). The mount must have durability on."""
+
+    name = "crash"
+    needs_powers = True
+
+    def __init__(self, when: str = "") -> None:
+        self.when = when  # "", "before" or "torn"
+
+    @property  # type: ignore[override]
+    def shapes_data(self) -> bool:
+        return self.when == "torn"  # only a write has units to tear
+
+    async def before(self, req: Request) -> int:
+        if self.when != "before":
+            return 0
+        if req.powers is not None:
+            await req.powers.crash(req, 0, False)
+        return errno.EIO
+
+    async def after(self, req: Request, moved: int) -> None:
+        if req.powers is not None:
+            await req.powers.crash(req, moved, self.when == "torn")
+
+    def __str__(self) -> str:
+        return f"crash:{self.when}" if self.when else "crash"
+
+
+class Kill(Action):
+    """``kill``: SIGKILL the process that made the request, which then never sees it end."""
+
+    name = "kill"
+
+    async def before(self, req: Request) -> int:
+        td = req.td
+        pid = (td.tgid or tgid_of(td.pid) or td.pid) if td is not None else 0
+        if pid > 1 and pid != os.getpid():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass  # gone already
+        return errno.EINTR
+
+
 OK = Ok()
 # actions written NAME:N, by name: the class and whether N may be "half"
 _WITH_NUMBER: dict[str, Callable[[int | None], Action]] = {
     "short": Short, "sleep": Sleep, "corrupt": Corrupt,
 }
-VOCABULARY = "ok, short:N, short:half, ERRNO[:N], eagain, sleep:MS, corrupt:N"
+_WORDS: dict[str, Callable[[], Action]] = {
+    "ok": Ok, "kill": Kill, "crash": Crash, "crash:before": lambda: Crash("before"),
+    "crash:torn": lambda: Crash("torn"),
+}
+VOCABULARY = ("ok, short:N, short:half, ERRNO[:N], eagain, sleep:MS, corrupt:N, crash, "
+              "crash:before, crash:torn, kill")
 
 
 def parse_action(text: Any) -> Action:
     """The :class:`Action` written as ``text``; ValueError naming what is wrong with it."""
     if not isinstance(text, str):
         raise ValueError(f"an action is a string such as \"short:10\", not {text!r}")
-    name, colon, arg = text.strip().lower().partition(":")
+    word = text.strip().lower()
+    if word in _WORDS:
+        return _WORDS[word]()
+    name, colon, arg = word.partition(":")
     if name == "short" and arg == "half":
         return Short(None)
     number = None
@@ -233,8 +313,6 @@ def parse_action(text: Any) -> Action:
         number = whole_number(arg)
         if number is None:
             raise ValueError(f"action {text!r}: {arg!r} is not a number")
-    if name == "ok" and not colon:
-        return OK
     if name in _WITH_NUMBER and number is not None:
         return _WITH_NUMBER[name](number)
     if name == "enosys":
@@ -264,9 +342,14 @@ async def apply(action: Action, req: Request,
         code = action.error(req)
         if code:
             return None, code
-        return await serve(), 0
-    return await serve(action.limit(req), action.shaper(req)), action.error(req)
+        result = await serve()
+        await action.after(req, 0)
+        return result, 0
+    result = await serve(action.limit(req), action.shaper(req))
+    await action.after(req, result if type(result) is int else len(result or b""))
+    return result, action.error(req)
 
 
-__all__ = ["Action", "Request", "Ok", "Short", "Errno", "Eagain", "Sleep", "Corrupt", "OK",
+__all__ = ["Action", "Request", "Powers", "Ok", "Short", "Errno", "Eagain", "Sleep", "Corrupt",
+           "Crash", "Kill", "OK",
            "parse_action", "apply", "ERRNOS", "VOCABULARY", "SLEEP_MAX_MS"]

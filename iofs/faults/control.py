@@ -166,10 +166,15 @@ class FaultsFile(Driver):
                 changes.append(rule_id)
             else:
                 try:
-                    changes.append(parse_rule(line))
+                    rule = parse_rule(line)
                 except ValueError as exc:
                     log.warning("%s: %s: EINVAL", dev.name, exc)
                     return errno.EINVAL
+                if rule.action.needs_powers and self.hook.powers is None:
+                    log.warning("%s: action %s needs [options] durability = true: EINVAL",
+                                dev.name, rule.action)
+                    return errno.EINVAL
+                changes.append(rule)
             if time.monotonic() > deadline:
                 await trio.sleep(0)
                 deadline = time.monotonic() + SLICE

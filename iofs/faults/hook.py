@@ -30,7 +30,7 @@ from ..core.td import Td
 from ..core.uio import start_moves, stop_moves
 from ..dev import guard
 from ..system import proc
-from .actions import Request, apply
+from .actions import Powers, Request, apply
 from .rules import Rule
 from .ruleset import RuleSet
 from .trace import Ring
@@ -46,10 +46,13 @@ def _fail(code: int) -> OSError:
 class Hook:
     """Fault rules and the trace of one mount."""
 
-    def __init__(self, rules: RuleSet, ring: Ring | None, detail: bool = False) -> None:
+    def __init__(self, rules: RuleSet, ring: Ring | None, detail: bool = False,
+                 powers: Powers | None = None) -> None:
         self.rules = rules
         self.ring = ring
         self.detail = detail
+        self.powers = powers  # what crash actions call (None: the mount cannot crash)
+        self.down = False  # crashed at a crash point: every request fails with EIO
         self._comms: dict[int, str] = {}
 
     def comm(self, pid: int) -> str:
@@ -76,20 +79,26 @@ class Hook:
     # ---- requests that move no data ----
 
     async def request(self, op: str, path: str, td: Td | None, serve: Callable[[], Awaitable[Any]],
-                      faultable: bool = True) -> Any:
-        """Run ``serve()`` for request ``op`` on ``path``, faulted and traced."""
+                      faultable: bool = True, target: Any = None) -> Any:
+        """Run ``serve()`` for request ``op`` on ``path`` (through the open file ``target``, if
+        any), faulted and traced."""
         t0 = _now()
         td = td or NO_TD
         comm = self.comm(td.pid)
         rule = None
         try:
+            if self.down and faultable:  # (what is never faulted is the way to the controls)
+                raise _fail(errno.EIO)  # a disk that lost power
             if faultable and self.rules.active:
                 req = Request(op, False, 0, 0, td)
+                req.target = target
                 rule = self.rules.firing(req, path, comm, 0)
                 if rule is not None:
-                    req.seed, req.hit, req.sleeps = rule.seed, rule.hits, self.rules.sleeps(rule)
+                    self._armed(req, rule)
                     result, code = await apply(rule.action, req, serve)
                     if code:
+                        if self.powers is not None:
+                            self.powers.failed(req, code)
                         raise _fail(code)
                     self.record(op, path, td, comm, None, None, 0, 0, t0, rule)
                     return result
@@ -111,6 +120,8 @@ class Hook:
         moves = start_moves() if self.detail else None
         rule = None
         try:
+            if self.down:
+                raise _fail(errno.EIO)
             if self.rules.active:
                 rule, req = self._firing("read", of, off, size)
                 if rule is not None:
@@ -140,6 +151,8 @@ class Hook:
         moves = start_moves() if self.detail else None
         rule = None
         try:
+            if self.down:
+                raise _fail(errno.EIO)
             if self.rules.active:
                 rule, req = self._firing("write", of, off, size)
                 if rule is not None:
@@ -164,10 +177,17 @@ class Hook:
 
     def _firing(self, op: str, of: Any, off: int, size: int) -> tuple[Rule | None, Request]:
         req = Request(op, True, size, of.ioflag, of.td, _expect(op, of, off, size))
+        req.off, req.target = off, of
         rule = self.rules.firing(req, of.path, of.comm, off)
         if rule is not None:
-            req.seed, req.hit, req.sleeps = rule.seed, rule.hits, self.rules.sleeps(rule)
+            self._armed(req, rule)
         return rule, req
+
+    def _armed(self, req: Request, rule: Rule) -> None:
+        """What a firing rule's action may use: its seed and hit, where its sleeps wait, and
+        the mount's powers."""
+        req.seed, req.hit, req.sleeps = rule.seed, rule.hits, self.rules.sleeps(rule)
+        req.powers = self.powers
 
     async def _shaped_read(self, of: Any, off: int, rule: Rule, req: Request, serve: Any) -> Any:
         async def transfer(limit: int, shaper: Any) -> Any:

@@ -171,6 +171,14 @@ def crash(mountpoint: str | os.PathLike, seed: int | None = None,
     return reply.splitlines()
 
 
+def restart(mountpoint: str | os.PathLike, control: str = DEFAULT_NAME) -> None:
+    """Serve again after a crash point, from the durable state of the crash."""
+    path = control_dir(mountpoint, control) / "crash"
+    if not path.exists():
+        raise ControlError(f"{mountpoint} was not mounted with [options] durability = true")
+    _transact(path, "restart\n", reply=False)
+
+
 def unsynced(mountpoint: str | os.PathLike, control: str = DEFAULT_NAME) -> list[tuple[int, str]]:
     """(unsynced bytes, path) of every regular file a crash would change."""
     path = control_dir(mountpoint, control) / "unsynced"
@@ -195,4 +203,4 @@ def read_trace(mountpoint: str | os.PathLike, control: str = DEFAULT_NAME) -> li
 
 
 __all__ = ["ControlError", "control_dir", "add_rule", "list_rules", "clear_rules", "set_detail",
-           "TraceReader", "read_trace", "crash", "unsynced", "reset"]
+           "TraceReader", "read_trace", "crash", "restart", "unsynced", "reset"]

@@ -103,6 +103,11 @@ class IofsMount:
         """Lose what was never fsynced (needs ``durability=True``); the paths reverted."""
         return client.crash(self.path, seed)
 
+    def restart(self) -> None:
+        """After a crash point (a rule with ``action=crash``): serve again, from the durable
+        state of the crash."""
+        client.restart(self.path)
+
     def unsynced(self) -> list[tuple[int, str]]:
         """(unsynced bytes, path) of every file a crash would change."""
         return client.unsynced(self.path)

@@ -12,6 +12,8 @@ Files open across a reset keep their old node until closed, as an unlinked file 
 
 from __future__ import annotations
 
+import logging
+import random
 import stat
 from typing import Any, Awaitable, Protocol
 
@@ -20,6 +22,7 @@ from ..dev.driver import Device
 from ..dev.sleep import sleepers
 from ..durability import control as crash_control
 from ..durability.crash import Durability
+from ..durability.names import NameChanges
 from ..faults import control as fault_control
 from ..faults.hook import Hook
 from ..faults.ruleset import RuleSet
@@ -30,6 +33,8 @@ from .io import DataPath
 from .memory import ROOT_INO, MemoryNamespace
 from .nodes import Dir, File, Node
 from .pool import MemoryPool
+
+log = logging.getLogger("iofs")
 
 
 class Kernel(Protocol):
@@ -54,13 +59,15 @@ class Filesystem:
     def _build(self, tree: Tree, next_ino: int) -> None:
         self.tree = tree
         self.pool = MemoryPool(tree.max_memory)
-        self.durability = Durability(self._locate, self.kernel.invalidate, self._changed) \
-            if tree.durability else None
+        self.durability = Durability(self._locate, self.kernel, self._changed, tree.fsync_error,
+                                     tree.torn_unit) if tree.durability else None
         self.ns = MemoryNamespace(self.pool, OFF_MAX if tree.max_file_size is None
                                   else tree.max_file_size,
                                   self.durability.journal if self.durability else None,
                                   next_ino=next_ino)
         self.data.ns = self.ns
+        if self.durability is not None and tree.namespace_durability == "fsync":
+            self.durability.names = self.ns.changes = NameChanges()
         self.devices: list[Device] = []
         sleepers.max_sleeping = tree.max_sleeping
         for spec in tree.dirs:
@@ -73,13 +80,14 @@ class Filesystem:
         rules = RuleSet(tree.max_rules)
         for rule in tree.faults:
             rules.add(rule)
-        self.hook = Hook(rules, Ring(tree.trace_events) if tree.trace else None, tree.trace_detail)
+        self.hook = Hook(rules, Ring(tree.trace_events) if tree.trace else None, tree.trace_detail,
+                         self if self.durability is not None else None)
         self.quiet: set[int] = set()
         self.control = tree.control
         if tree.control:
             files = fault_control.control_files(self.hook)
             if self.durability is not None:
-                files += crash_control.control_files(self.durability)
+                files += crash_control.control_files(self.durability, self.restart)
             files.append(("reset", control_dir.ResetFile(self.reset), 0o200))
             self.quiet = control_dir.build(self.ns, tree.control, files)
         self.ns.max_inodes = tree.max_inodes  # bounds what programs make (the tree is made)
@@ -92,6 +100,44 @@ class Filesystem:
         self._build(parse(self.tree.text, self.tree.source), old.next_ino)
         await self.kernel.forget_entries(entries)
         await self.kernel.invalidate([ROOT_INO])
+
+    # ---- crash points (the fault plane's powers) ----
+
+    async def crash(self, req: Any, moved: int, torn: bool) -> None:
+        """A crash rule fired: the durable state at this instant is what the disk holds, and
+        every later request (but the control directory's) fails with EIO until
+        :meth:`restart`. ``torn``: the write that fired keeps a part of its ``moved`` bytes,
+        in units of ``torn_unit``, drawn from the rule's seed."""
+        assert self.durability is not None
+        if self.hook.down:
+            return
+        keep = None
+        target = req.target.dev.driver if torn and req.target is not None else None
+        if target is not None and moved:
+            unit = self.durability.torn_unit
+            units = range(req.off // unit, (req.off + moved - 1) // unit + 1)
+            rng = random.Random(f"{req.seed}:{req.hit}")
+            kept = {u for u in units if rng.random() < 0.5}
+            keep = lambda f: kept.__contains__ if f is target else None  # noqa: E731
+        self.hook.down = True  # before the revert: nothing after this instant gets in
+        changed = self.durability.crash_now(None, keep)
+        log.warning("crash point (%s, rule seed %d): %d files back to their durable state; "
+                    "every request fails with EIO until iofs restart", req.op, req.seed,
+                    len(changed))
+
+    def failed(self, req: Any, code: int) -> None:
+        """A rule failed a request: an fsync that failed loses what it covered, as the mount's
+        ``fsync_error`` model says."""
+        if req.op == "fsync" and req.target is not None and self.durability is not None:
+            self.durability.fsync_failed(req.target.dev.driver, req.target.cdevpriv)
+
+    async def restart(self) -> None:
+        """After a crash point: serve again, from the durable state of the crash (the kernel's
+        caches of every regular file dropped first)."""
+        if self.durability is not None:
+            await self.durability.forget_stale()
+            await self.kernel.invalidate([ino for ino, _, _ in self.durability.files()])
+        self.hook.down = False
 
     def _add_device(self, path: str, driver: Any, **node: Any) -> File:
         head, _, name = path.rpartition("/")

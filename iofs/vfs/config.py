@@ -46,6 +46,7 @@ from typing import Any, Callable
 
 from .. import drivers
 from ..core.uio import OFF_MAX
+from ..durability.journal import BLOCK, MODES as FSYNC_MODES
 from ..faults.rules import Rule, rule_from_table
 from ..faults.ruleset import DEFAULT_MAX_RULES
 from ..faults.trace import DEFAULT_EVENTS
@@ -138,6 +139,9 @@ class Tree:
     xattr: bool = True
     durability: bool = False
     max_rules: int = DEFAULT_MAX_RULES
+    fsync_error: str = "linux"
+    torn_unit: int = BLOCK
+    namespace_durability: str = "immediate"
     text: str = ""  # the config as read, and where from: what a reset builds the tree from again
     source: str = "<config>"
 
@@ -233,6 +237,14 @@ def _count(value: Any, key: str, where: str, lo: int, hi: int) -> int:
     return value
 
 
+def _choice(*choices: str) -> Callable[[Any, str, str], str]:
+    def check(value: Any, key: str, where: str) -> str:
+        if value not in choices:
+            raise ConfigError(f"{where}: {key} must be one of " + ", ".join(f'"{c}"' for c in choices))
+        return value
+    return check
+
+
 def _control(value: Any, where: str) -> str | None:
     if value is False:
         return None
@@ -283,6 +295,12 @@ def _faults_of(doc: dict, source: str, tree: Tree) -> None:
             tree.faults.append(rule_from_table(entry))
         except ValueError as exc:
             raise ConfigError(f"{source}: [[fault]] #{k + 1}: {exc}") from None
+    if tree.namespace_durability != "immediate" and not tree.durability:
+        raise ConfigError(f"{source}: [options] namespace_durability needs durability = true")
+    for k, rule in enumerate(tree.faults):
+        if rule.action.needs_powers and not tree.durability:
+            raise ConfigError(f"{source}: [[fault]] #{k + 1}: action {rule.action} needs "
+                              "[options] durability = true")
     if len(tree.faults) > tree.max_rules:
         raise ConfigError(f"{source}: {len(tree.faults)} [[fault]] tables, more than max_rules "
                           f"({tree.max_rules})")
@@ -356,6 +374,8 @@ OPTIONS: dict[str, Callable[[Any, str, str], Any]] = {
     "trace_events": _counted(1, MAX_TRACE_EVENTS), "trace_detail": _bool,
     "control": lambda value, key, where: _control(value, where), "xattr": _bool,
     "durability": _bool, "max_rules": _counted(1, MAX_RULES),
+    "fsync_error": _choice(*FSYNC_MODES), "torn_unit": _counted(1, 1 << 20),
+    "namespace_durability": _choice("immediate", "fsync"),
 }
 # sections, in the order they are read (options first: max_rules bounds [[fault]])
 SECTIONS: dict[str, Callable[[dict, str, Tree], None]] = {

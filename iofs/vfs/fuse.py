@@ -54,26 +54,27 @@ HANDLERS: dict[str, str] = {}  # op -> the name of the handler that serves it
 INODE, ENTRY, LINK, FILE, POLL, DIR, MOUNT, NOTHING, DATA = range(9)
 
 
-def _subject(self: IofsOperations, kind: int, op: str, args: tuple) -> tuple[str, Any, bool, bool]:
+def _subject(self: IofsOperations, kind: int, op: str,
+             args: tuple) -> tuple[str, Any, bool, bool, Any]:
     fs = self.fs
     ns = fs.ns
     if kind == INODE:
         node = ns.get(args[0])
         faultable = not (op == "getattr" and node is ns.root and fs.control is not None)
-        return ns.path(node), None, fs.is_quiet(node), faultable  # (root getattr: the way in)
+        return ns.path(node), None, fs.is_quiet(node), faultable, None  # (root getattr: the way in)
     if kind in (ENTRY, LINK):
         at = 1 if kind == LINK else 0
         parent = ns.dir(args[at])
-        return ns.child_path(parent, args[at + 1]), None, fs.is_quiet(parent, args[at + 1]), True
+        return ns.child_path(parent, args[at + 1]), None, fs.is_quiet(parent, args[at + 1]), True, None
     if kind in (FILE, POLL):
         of = self._file(args[1] if kind == POLL else args[0])
-        return of.path, of.td, of.hook is None, True
+        return of.path, of.td, of.hook is None, True, of
     if kind == DIR:
         d = self.opens.dir(args[0])
-        return d.path, d.td, d.quiet, True
+        return d.path, d.td, d.quiet, True, None
     if kind == MOUNT:
-        return "", None, False, True
-    return "", None, False, False
+        return "", None, False, True, None
+    return "", None, False, False, None
 
 
 def _fuse_error(exc: BaseException, name: str, args: tuple) -> pyfuse3.FUSEError:
@@ -112,13 +113,13 @@ def handler(op: str | tuple[str, ...], subject: int) -> Callable[[Callable[..., 
                     ctx = args[-1]
                     args = (*args[:-1], Td(ctx.pid, ctx.uid, ctx.gid, umask=ctx.umask))
                 name = self.op_of(ops, args)
-                path, td, quiet, faultable = _subject(self, subject, name, args)
+                path, td, quiet, faultable, target = _subject(self, subject, name, args)
                 if quiet:
                     return await fn(self, *args)
                 if td is None and takes_td:
                     td = args[-1]
                 return await self.fs.hook.request(name, path, td, lambda: fn(self, *args),
-                                                  faultable and OPS[name].faultable)
+                                                  faultable and OPS[name].faultable, target)
             except BaseException as exc:
                 raise _fuse_error(exc, fn.__name__, args) from None
 
@@ -284,6 +285,7 @@ class IofsOperations(pyfuse3.Operations):
         error = await guard.call(of.dev, "d_fsync", bool(datasync))
         if error:
             raise pyfuse3.FUSEError(error)
+        self.ns.synced(of.node)
 
     # ---- names and attributes ----
 
@@ -373,7 +375,7 @@ class IofsOperations(pyfuse3.Operations):
 
     @handler("fsyncdir", DIR)
     async def fsyncdir(self, fh: int, datasync: bool) -> None:
-        return None
+        self.ns.synced(self.opens.dir(fh).node)
 
     # ---- changing the namespace ----
 

@@ -18,7 +18,7 @@ from ..core.td import Td
 from ..core.uio import OFF_MAX
 from ..dev.driver import Device
 from ..dev.guard import call, call_size
-from . import xattr
+from . import memory_changes as recorded, xattr
 from .namespace import BLOCK, NAME_MAX, Attributes, AttrChanges, FsStats, Namespace, fail
 from .nodes import Dir, File, Node, Special, Symlink, joined, walk_path
 from .pool import MemoryPool
@@ -42,6 +42,7 @@ class MemoryNamespace(Namespace):
         self.pool = pool
         self.max_file_size = max_file_size
         self.journals = journals
+        self.changes: Any = None  # the crash plane's NameChanges (namespace_durability "fsync")
         self.inodes: dict[int, Node] = {}
         self.max_inodes = MAX_INODES  # tmpfs's nr_inodes: what statfs says, and ENOSPC beyond
         self._extra_links = 0  # names beyond a file's first: tmpfs counts each as an inode
@@ -123,7 +124,9 @@ class MemoryNamespace(Namespace):
 
     def mkdir(self, parent: int, name: bytes, mode: int, td: Td) -> Dir:
         d = self.dir(parent)
-        return self.mkdir_as(parent, name, mode, *self._owner(d, td))
+        node = self.mkdir_as(parent, name, mode, *self._owner(d, td))
+        recorded.added(self, d, name, node)
+        return node
 
     def mkdir_as(self, parent: int, name: bytes, mode: int, uid: int, gid: int) -> Dir:
         """mkdir with the owner given (the tree's own directories)."""
@@ -147,6 +150,7 @@ class MemoryNamespace(Namespace):
         self._new_entry(parent, name)  # checked before the device: a refused name costs nothing
         node = self.add_device(parent, name, self.new_regular(mode & 0o7777, uid, gid))
         node.dev.driver.node = node
+        recorded.added(self, node.links[-1][0], name, node)
         return node
 
     def new_regular(self, mode: int, uid: int, gid: int, name: str = "") -> Device:
@@ -162,6 +166,7 @@ class MemoryNamespace(Namespace):
         d = self._new_entry(parent, name)
         node = self._register(Symlink(self._alloc(), target, uid, gid))
         d.add(name, node)
+        recorded.added(self, d, name, node)
         return node
 
     def mknod(self, parent: int, name: bytes, mode: int, rdev: int, td: Td) -> Node:
@@ -175,6 +180,7 @@ class MemoryNamespace(Namespace):
         rdev = rdev if kind in (stat.S_IFCHR, stat.S_IFBLK) else 0
         node = self._register(Special(self._alloc(), kind | (mode & 0o7777), uid, gid, rdev))
         d.add(name, node)
+        recorded.added(self, d, name, node)
         return node
 
     @staticmethod
@@ -212,6 +218,7 @@ class MemoryNamespace(Namespace):
         self._extra_links += 1
         self._gen += 1
         node.touch(mtime=False)
+        recorded.added(self, d, name, node)
         return node
 
     # ---- removing and renaming ----
@@ -228,6 +235,7 @@ class MemoryNamespace(Namespace):
             self._extra_links -= 1
         d.remove(name)
         self._gen += 1
+        recorded.removed(self, d, name, node)
         self.maybe_free(node)
 
     def rmdir(self, parent: int, name: bytes) -> None:
@@ -244,6 +252,7 @@ class MemoryNamespace(Namespace):
             raise fail(errno.ENOTEMPTY)
         d.remove(name)
         self._gen += 1
+        recorded.removed(self, d, name, node)
         self.maybe_free(node)
 
     def rename(self, old_parent: int, old_name: bytes, new_parent: int, new_name: bytes,
@@ -277,6 +286,7 @@ class MemoryNamespace(Namespace):
                 moved.touch(mtime=False)
             src_dir.touch()
             dst_dir.touch()
+            recorded.renamed(self, src_dir, old_name, dst_dir, new_name, node, target, True)
             return
         if target is node:
             return  # both names are links to the same inode: POSIX says do nothing
@@ -293,11 +303,14 @@ class MemoryNamespace(Namespace):
             elif target.nlink > 1:
                 self._extra_links -= 1
             dst_dir.remove(new_name)
+            if self.changes is not None:
+                target.holds += 1  # a crash may bring it back: the rename's change lets go
             self.maybe_free(target)
         src_dir.remove(old_name)
         if isinstance(node, Dir):
             node.nlink += 1  # Dir.remove took its "." away; it keeps it across the move
         dst_dir.add(new_name, node)
+        recorded.renamed(self, src_dir, old_name, dst_dir, new_name, node, target, False)
 
     def _is_ancestor(self, a: Dir, d: Dir) -> bool:
         """Whether ``a`` is ``d`` or one of its ancestors."""
@@ -313,7 +326,8 @@ class MemoryNamespace(Namespace):
     def maybe_free(self, node: Node) -> None:
         """Drop the inode, and free a file's storage, once no name, no open and no kernel
         lookup reference holds it (tmpfs keeps an unlinked file while anything holds it)."""
-        if node.nlink > 0 or node.opens > 0 or node.lookups > 0 or node.ino == ROOT_INO:
+        if node.nlink > 0 or node.opens > 0 or node.lookups > 0 or node.holds > 0 \
+                or node.ino == ROOT_INO:
             return
         if self.inodes.pop(node.ino, None) is not None:
             xattr.release(node, self.pool)
@@ -397,6 +411,10 @@ class MemoryNamespace(Namespace):
     def closed(self, node: Node) -> None:
         node.opens -= 1
         self.maybe_free(node)
+
+    def synced(self, node: Node) -> None:
+        if self.changes is not None:
+            self.changes.synced(node.ino, isinstance(node, Dir))
 
     def touched(self, node: Node, mtime: bool = True) -> None:
         node.touch(mtime)

@@ -174,6 +174,11 @@ class Namespace(ABC):
         """One open of ``node`` fewer (the node may be freed now)."""
 
     @abstractmethod
+    def synced(self, node: Any) -> None:
+        """``node`` was fsynced (a file) or fsyncdir'ed (a directory): the namespace changes
+        that makes durable are (``namespace_durability = "fsync"``)."""
+
+    @abstractmethod
     def touched(self, node: Any, mtime: bool = True) -> None:
         """The node's data (``mtime``) or inode changed now: ctime and maybe mtime move."""
 

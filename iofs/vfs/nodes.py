@@ -34,7 +34,7 @@ class Node:
     """
 
     __slots__ = ("ino", "mode", "uid", "gid", "nlink", "atime_ns", "mtime_ns", "ctime_ns",
-                 "lookups", "opens", "links", "xattrs", "_path", "_path_gen")
+                 "lookups", "opens", "holds", "links", "xattrs", "_path", "_path_gen")
 
     def __init__(self, ino: int, mode: int, uid: int, gid: int) -> None:
         now = time.time_ns()
@@ -46,6 +46,7 @@ class Node:
         self.atime_ns = self.mtime_ns = self.ctime_ns = now
         self.lookups = 0
         self.opens = 0
+        self.holds = 0  # changes a crash may undo that need it kept (a removed name's inode)
         self.links: list[tuple[Dir, bytes]] = []
         self.xattrs: dict[bytes, bytes] | None = None
         self._path = ""

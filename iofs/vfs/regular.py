@@ -138,15 +138,14 @@ class RegularFile(Driver):
     def d_open(self, dev, oflags, td):
         if self.journal is None:
             return 0
-        return devfs_set_cdevpriv([self.journal.crashes])  # the crashes this open knows of
+        return devfs_set_cdevpriv(self.journal.opened())  # the errors this open has seen
 
     def d_fsync(self, dev, datasync):
         journal = self.journal
         if journal is None:
             return 0
-        journal.commit(self)
-        error, seen = devfs_get_cdevpriv()
-        return journal.fsync_error(seen) if not error else 0
+        error, view = devfs_get_cdevpriv()
+        return journal.fsync(self, view if not error else None)
 
     def held_spans(self) -> list[tuple[int, int]]:
         """The byte ranges [start, end) the file holds data for, in order (the rest are holes,

@@ -11,13 +11,17 @@ from iofs.vfs.pool import MemoryPool
 from iofs.vfs.regular import RegularFile
 
 
-async def _nothing(inodes):
-    return None
+class _Kernel:
+    async def invalidate(self, inodes):
+        return None
+
+    async def forget_entries(self, entries):
+        return None
 
 
 def _file() -> RegularFile:
     f = RegularFile(MemoryPool(1 << 30))
-    f.journal = Durability(lambda f: None, _nothing, lambda f: None).journal(f)
+    f.journal = Durability(lambda f: None, _Kernel(), lambda f: None).journal(f)
     return f
 
 

@@ -81,12 +81,12 @@ def _fuse_error(exc: BaseException, name: str, args: tuple) -> pyfuse3.FUSEError
     """What an exception inside a handler becomes: an OSError's errno (the namespace and the
     planes say which errno the program gets that way), else EIO, logged. What must pass
     through (trio's Cancelled, KeyboardInterrupt) is re-raised."""
-    if isinstance(exc, guard.PASS_THROUGH):
-        raise exc
+    if isinstance(exc, OSError) and exc.errno:  # first: the common case (ENOENT, ENODATA)
+        return pyfuse3.FUSEError(exc.errno)
     if isinstance(exc, pyfuse3.FUSEError):
         return exc
-    if isinstance(exc, OSError) and exc.errno:
-        return pyfuse3.FUSEError(exc.errno)
+    if isinstance(exc, guard.PASS_THROUGH):  # (trio.Cancelled's isinstance check is costly)
+        raise exc
     log.error("%s%s failed inside iofs: EIO", name, reprlib.repr(args), exc_info=exc)
     return pyfuse3.FUSEError(errno.EIO)
 
@@ -105,14 +105,15 @@ def handler(op: str | tuple[str, ...], subject: int) -> Callable[[Callable[..., 
         if subject == DATA:
             return _data_handler(ops[0], fn)
         takes_td = fn.__code__.co_varnames[fn.__code__.co_argcount - 1] == "td"
+        single = ops[0] if len(ops) == 1 else None  # setattr/truncate: decided per request
 
         @functools.wraps(fn)
         async def wrapper(self: IofsOperations, *args: Any) -> Any:
             try:
                 if takes_td:
                     ctx = args[-1]
-                    args = (*args[:-1], Td(ctx.pid, ctx.uid, ctx.gid, umask=ctx.umask))
-                name = self.op_of(ops, args)
+                    args = (*args[:-1], Td(ctx.pid, ctx.uid, ctx.gid, None, None, ctx.umask))
+                name = single or self.op_of(ops, args)
                 path, td, quiet, faultable, target = _subject(self, subject, name, args)
                 if quiet:
                     return await fn(self, *args)

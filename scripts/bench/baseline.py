@@ -4,6 +4,7 @@ throughput row of the new tree at >= 0.97 of the old one, measured in the same r
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from .common import based
@@ -103,11 +104,22 @@ def markdown(baseline: dict[str, Any]) -> list[str]:
         met = {True: "yes", False: "**no**", None: "–"}[r["met"]]
         limit = f"{r['op']} {r['limit']}" if r["limit"] is not None else ""
         out.append(f"| {r['section']} | {r['test']} | {r['column']} | {r['unit']} | "
-                   f"{_fmt(r['new'])} | {_fmt(r['base'])} | {_fmt(r['ratio'], 2)} | {limit} | {met} |")
+                   f"{_fmt(r['new'])} | {_fmt(r['base'])} | {_fmt(r['ratio'], 3)} | {limit} | {met} |")
     judged = [r for r in rows if r["met"] is not None]
     below = [r for r in judged if not r["met"]]
     out += ["", f"{len(judged) - len(below)} of {len(judged)} judged rows within the limit"
             + (": none below." if not below else "; not: " + "; ".join(
-                f"{r['section']}: {r['test']} ({r['column']}) {r['ratio']:.2f}" for r in below)
-               + "."), ""]
+                f"{r['section']}: {r['test']} ({r['column']}) {r['ratio']:.3f}" for r in below)
+               + "."), "", _medians(rows), ""]
     return out
+
+
+def _medians(rows: list[dict]) -> str:
+    """The median new/base of each section's throughput rows: steadier than any one row (an
+    A/A run, ``--baseline`` this checkout, shows how far single rows stray on the host)."""
+    sections: dict[str, list[float]] = {}
+    for r in rows:
+        if r["op"] == ">=" and r["ratio"] is not None:
+            sections.setdefault(r["section"], []).append(r["ratio"])
+    return "Median new / base of the throughput rows: " + ", ".join(
+        f"{sec} {statistics.median(v):.3f} ({len(v)} rows)" for sec, v in sections.items()) + "."

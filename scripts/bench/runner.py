@@ -9,7 +9,7 @@ import re
 import subprocess
 from typing import Callable, Iterator
 
-from .common import MIB, NAN, REPO, BenchError, MountError, based, log
+from .common import BASE, MIB, NAN, REPO, BenchError, MountError, based, is_base, log
 from .measure import set_affinity
 from .mounts import Fs, checkout_note, mount_iofs, tree_with
 from .others import mount_bare, mount_example, mount_tmpfs
@@ -101,9 +101,18 @@ class Runner:
 
     @staticmethod
     def order(names: list[str], rep: int) -> list[str]:
-        """The columns of round ``rep``: rotated by one each round."""
-        k = rep % len(names) if names else 0
-        return names[k:] + names[:k]
+        """The columns of round ``rep``: rotated by one each round. A column and its baseline
+        twin stay side by side, and take turns at going first (which one runs right after
+        another filesystem is the larger part of an A/A run's bias)."""
+        units: list[list[str]] = []
+        for n in names:
+            if is_base(n) and units and units[-1] == [n.removesuffix(BASE)]:
+                units[-1].append(n)
+            else:
+                units.append([n])
+        k = rep % len(units) if units else 0
+        units = units[k:] + units[:k]
+        return [n for u in units for n in (u[::-1] if rep % 2 else u)]
 
     def usable(self, name: str) -> bool:
         """Whether mount ``name`` is there and its daemon alive (a dead one is closed, and

@@ -28,7 +28,7 @@ def test_editable_install_prints_nothing(tmp_path):
 
 
 def test_no_tool_state_files_in_the_checkout():
-    """fio runs in temporary directories (scripts/bench, its smoke test): none of its
+    """fio runs in temporary directories (scripts/bench/run, its smoke test): none of its
     *.state files may land in the checkout, and .gitignore keeps them out of commits."""
     assert sorted(p.name for p in REPO.glob("*.state")) == []
     assert "*.state" in (REPO / ".gitignore").read_text().split()

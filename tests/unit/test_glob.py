@@ -123,7 +123,7 @@ DEEP = "/".join(f"d{i}" for i in range(100))
     ("**/a/a/a/a/b/**/x", "a/" * 2000 + "x", False),
 ])
 def test_pathological_inputs_finish(pattern, path, hit):
-    """A stall guard, not a benchmark (scripts/bench_glob.py has the times): the regex takes
+    """A stall guard, not a benchmark (scripts/bench/micro_glob.py has the times): the regex takes
     minutes on the first ones; a second each is room enough for a busy host."""
     for match in (Glob(pattern).match, _Nfa(_tokens(pattern)).match):
         start = time.monotonic()

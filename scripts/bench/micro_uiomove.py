@@ -7,7 +7,7 @@ ratio to one slice copy of 1 MiB, and the per-call cost of the 4 KiB single-iove
 time is its fastest batch (as timeit recommends): on a shared machine a 1 MiB copy alone varies
 by 30% from batch to batch, and interference only ever adds time.
 
-Usage: scripts/bench_uiomove.py [--rounds N] [--json FILE]
+Usage: scripts/bench/micro_uiomove.py [--rounds N] [--json FILE]
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# run as a file (the bench runs it so, in a fresh process): the checkout's iofs, two levels up
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 from iofs.uio import UIO_READ, UIO_USERSPACE, IoVec, Uio, uiomove  # noqa: E402
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The baseline of ``scripts/bench``: the least a pyfuse3 filesystem can do for /zero and /mem.
+"""The baseline of ``scripts/bench/run``: the least a pyfuse3 filesystem can do for /zero and /mem.
 
 Two files in the root, both opened ``direct_io`` (no page cache, so every read(2)/write(2)
 becomes FUSE requests of the caller's size, up to the limit below):
@@ -32,8 +32,8 @@ Request size. The kernel splits a direct_io read(2)/write(2) into requests of at
   writes without the writeback cache are sent synchronously per write(2), split at max_write.
 
 So 1 MiB is the largest request here; ``--stats`` prints the largest request seen at unmount to
-check it. Run: ``bench_bare_fs.py MOUNTPOINT [--mem-size BYTES] [--stats]`` (foreground; unmount
-with ``fusermount3 -u``).
+check it. Run: ``scripts/bench/bare_fs.py MOUNTPOINT [--mem-size BYTES] [--stats]``
+(foreground; unmount with ``fusermount3 -u``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,60 @@
+"""Constants and small helpers every part of the benchmark uses."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))       # scripts/bench
+REPO = os.path.dirname(os.path.dirname(HERE))           # the checkout the bench lives in
+CACHE = os.path.join(REPO, ".cache", "bench")
+KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
+MEM_SIZE = 64 * MIB  # iofs' mem0 in the default tree; the bare fs and tmpfs get the same
+NAN = float("nan")
+BASE = "@base"       # the suffix of a column (and a mount) that runs the --baseline checkout
+# the order of the filesystems in notes and in the plot; a baseline column follows its own
+FS_ORDER = ["iofs", "iofs" + BASE, "iofs-wb", "iofs-wb" + BASE, "bare", "tmpfs", "example"]
+PARTS = ["dd", "fio", "hook", "durability", "xattr", "memory", "uiomove"]
+ENGINES = ["sync", "psync", "vsync", "pvsync2"]
+C_ENV = dict(os.environ, LC_ALL="C", LANG="C")  # dd's summary line in a parseable form
+
+
+class BenchError(Exception):
+    """A measurement failed (a tool exited non-zero, moved the wrong count, said nothing)."""
+
+
+class MountError(Exception):
+    """A filesystem under test could not be mounted: one line, with the end of its log."""
+
+
+def log(msg: str) -> None:
+    """A progress line on stderr (stdout is the report)."""
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def human(n: int) -> str:
+    """4096 -> "4k", 1 << 20 -> "1M"; a size that is no whole unit stays a number."""
+    for unit, size in (("G", GIB), ("M", MIB), ("k", KIB)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return str(n)
+
+
+def parse_human(text: str) -> int:
+    """The inverse of :func:`human`."""
+    mult = {"k": KIB, "M": MIB, "G": GIB}.get(text[-1:], 1)
+    return int(text[:-1] if mult > 1 else text) * mult
+
+
+def based(name: str) -> str:
+    """The baseline twin of a column or mount name."""
+    return name + BASE
+
+
+def is_base(name: str) -> bool:
+    return name.endswith(BASE)
+
+
+def read_text(path: str) -> str:
+    with open(path, errors="replace") as f:
+        return f.read()

@@ -1,27 +1,28 @@
-"""Unit tests of the page model (iofs.pages) and of the iov_iter functions built on it:
-iov_iter_npages, iov_iter_alignment, iov_iter_get_pages(_alloc), iov_iter_fault_in_readable.
+"""The iov_iter functions built on pages: copy_page_to_iter, copy_page_from_iter,
+iov_iter_copy_from_user_atomic, iov_iter_npages, iov_iter_alignment, iov_iter_get_pages(_alloc)
+and iov_iter_fault_in_readable.
 
-The model (iofs/pages.py): every buffer object is a page-aligned mapping of its own, and the
-address of a view is its byte offset in that object. Expected values are worked out by hand from
-that model and lib/iov_iter.c (iov_iter_npages, iov_iter_alignment, iov_iter_get_pages,
-iov_iter_fault_in_readable).
+Expected values are worked out by hand from the page model (iofs/core/pages.py: the address of
+a view is its offset in its buffer object) and lib/iov_iter.c.
 """
 
 from __future__ import annotations
 
 import errno
-import mmap
-from array import array
 
 import pytest
 
+from iofs.core.pages import PAGE_SIZE, Page, vaddr
 from iofs.iov_iter import (
     READ,
     WRITE,
     BioVec,
+    copy_page_from_iter,
+    copy_page_to_iter,
     iov_iter_advance,
     iov_iter_alignment,
     iov_iter_bvec,
+    iov_iter_copy_from_user_atomic,
     iov_iter_discard,
     iov_iter_fault_in_readable,
     iov_iter_get_pages,
@@ -32,10 +33,78 @@ from iofs.iov_iter import (
     iov_iter_truncate,
     iov_iter_ubuf,
 )
-from iofs.core.pages import PAGE_SHIFT, PAGE_SIZE, Page, page_frames, vaddr
 from iofs.uio import IoVec
+from tests.support.views import pos, released
 
-from views import released
+
+# ---- pages ------------------------------------------------------------------------------------------
+
+def test_copy_page_to_and_from_iter(no_warnings):
+    p = Page()
+    p[100:104] = b"abcd"
+    a, b = bytearray(1), bytearray(3)
+    i = iov_iter_init(READ, [a, b])
+    assert copy_page_to_iter(p, 100, 4, i) == 4 and a + b == b"abcd"
+    q = Page()
+    j = iov_iter_init(WRITE, [b"xy", b"z"])
+    assert copy_page_from_iter(q, PAGE_SIZE - 3, 3, j) == 3 and q[-3:] == b"xyz"
+
+
+def test_copy_page_range_leaving_the_page_copies_nothing(no_warnings):
+    i = iov_iter_init(READ, [bytearray(8)])
+    assert copy_page_to_iter(Page(), PAGE_SIZE - 2, 4, i) == 0
+    assert pos(i) == (1, 0, 8)
+
+
+def test_copy_from_user_atomic_does_not_advance(no_warnings):
+    i = iov_iter_init(WRITE, [b"ab", b"cd"])
+    p = Page()
+    assert iov_iter_copy_from_user_atomic(p, i, 10, 3) == 3
+    assert p[10:13] == b"abc" and pos(i) == (2, 0, 4)
+
+
+# ---- pages ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("offset, nbytes", [(-2, 2), (-1, 4), (PAGE_SIZE - 1, 2), (0, PAGE_SIZE + 1),
+                                            (3, -1)])
+def test_copy_page_range_outside_the_page_copies_nothing(no_warnings, offset, nbytes):
+    src = iov_iter_init(WRITE, [b"abcdefgh"])
+    assert copy_page_from_iter(Page(), offset, nbytes, src) == 0
+    assert pos(src) == (1, 0, 8)
+    dst = iov_iter_init(READ, [bytearray(8)])
+    assert copy_page_to_iter(Page(), offset, nbytes, dst) == 0
+    assert pos(dst) == (1, 0, 8)
+
+
+def test_copy_page_of_zero_bytes_still_checks_the_direction():
+    """page_copy_sane() accepts an empty range, so the WARN_ON on the direction is reached."""
+    with pytest.warns(RuntimeWarning):
+        assert copy_page_to_iter(Page(), 0, 0, iov_iter_init(WRITE, [b"ab"])) == 0
+    with pytest.warns(RuntimeWarning):
+        assert copy_page_from_iter(Page(), PAGE_SIZE, 0, iov_iter_init(READ, [bytearray(2)])) == 0
+
+
+def test_copy_page_from_iter_at_the_end_of_the_page(no_warnings):
+    p = Page()
+    i = iov_iter_init(WRITE, [b"xyz"])
+    assert copy_page_from_iter(p, PAGE_SIZE - 2, 2, i) == 2
+    assert p[-2:] == b"xy" and pos(i) == (1, 2, 1)
+
+
+@pytest.mark.parametrize("offset, nbytes", [(PAGE_SIZE - 1, 2), (-1, 1)])
+def test_copy_from_user_atomic_outside_the_page_copies_nothing(no_warnings, offset, nbytes):
+    i = iov_iter_init(WRITE, [b"ab"])
+    assert iov_iter_copy_from_user_atomic(Page(), i, offset, nbytes) == 0
+    assert pos(i) == (1, 0, 2)
+
+
+def test_copy_from_user_atomic_into_a_read_only_page():
+    i = iov_iter_init(WRITE, [b"ab"])
+    with pytest.raises(TypeError) as exc:
+        iov_iter_copy_from_user_atomic(bytes(PAGE_SIZE), i, 0, 2)
+    assert str(exc.value) == "the destination page is read-only"
+    assert pos(i) == (1, 0, 2)
+
 
 P = PAGE_SIZE
 
@@ -51,73 +120,6 @@ def released_ubuf(direction: int, nbytes: int):
 def frames(pages: list[memoryview]) -> list[tuple[int, int]]:
     """(address, length) of each page frame."""
     return [(vaddr(p), len(p)) for p in pages]
-
-
-# ---- iofs.pages ----------------------------------------------------------------------------------
-
-def test_page_size():
-    assert (PAGE_SHIFT, PAGE_SIZE) == (12, 4096)
-
-
-def test_page_is_a_zeroed_page_or_a_copy_of_exactly_one_page():
-    p = Page()
-    assert isinstance(p, bytearray) and len(p) == P and p == bytes(P)
-    data = bytes(range(256)) * 16
-    q = Page(data)
-    assert q == data and len(q) == P
-    q[0] = 0xFF
-    assert data[0] == 0  # a copy
-    with pytest.raises(ValueError) as exc:
-        Page(b"abc")
-    assert str(exc.value) == "a Page holds exactly 4096 bytes, not 3"
-    with pytest.raises(ValueError):
-        Page(bytes(P + 1))
-    assert repr(p) == f"<Page at {id(p):#x}>"
-
-
-def test_vaddr_is_the_offset_in_the_buffer_object():
-    buf = bytearray(3 * P)
-    mv = memoryview(buf)
-    assert vaddr(mv) == 0
-    assert vaddr(mv[100:]) == 100
-    assert vaddr(mv[100:][50:60]) == 150  # a slice of a slice
-    assert vaddr(mv[P + 7:].cast("B")) == P + 7
-    assert vaddr(memoryview(b"abcdef")[5:]) == 5
-
-
-def test_vaddr_counts_bytes_not_items():
-    a = array("I", range(8))
-    assert vaddr(memoryview(a)[3:]) == 3 * a.itemsize
-
-
-def test_vaddr_of_an_mmap_view():
-    m = mmap.mmap(-1, 2 * P)
-    try:
-        mv = memoryview(m)
-        assert vaddr(mv[P + 1:]) == P + 1
-        mv.release()
-    finally:
-        m.close()
-
-
-def test_vaddr_of_a_released_view_raises():
-    mv = memoryview(bytearray(8))
-    piece = mv[2:]
-    piece.release()
-    with pytest.raises(ValueError):
-        vaddr(piece)
-
-
-def test_page_frames_of_the_mapping_last_one_short():
-    buf = bytearray(2 * P + 100)
-    view = memoryview(buf)[P + 5:P + 9]
-    got = page_frames(view, 1, 2)
-    assert frames(got) == [(P, P), (2 * P, 100)]
-    assert all(f.obj is buf for f in got)
-    got[1][99] = 0x5A  # a frame is the buffer's own memory, not a copy
-    assert buf[-1] == 0x5A
-    assert frames(page_frames(view, 0, 1)) == [(0, P)]
-    assert page_frames(view, 0, 0) == []
 
 
 # ---- iov_iter_npages -----------------------------------------------------------------------------

@@ -157,3 +157,17 @@ def test_too_long_a_pattern_is_a_value_error():
         Glob("a" * (MAX_PATTERN + 1))
     with pytest.raises(ValueError):
         Glob("*" * (MAX_PATTERN + 1))
+
+
+# ---- what a glob matches, by example ---------------------------------------------------------
+
+@pytest.mark.parametrize("glob,path,hit", [
+    ("mem0", "mem0", True), ("mem0", "tmp/mem0", False),
+    ("tmp/*.log", "tmp/a.log", True), ("tmp/*.log", "tmp/d/a.log", False),
+    ("tmp/**", "tmp/d/e/f", True), ("tmp/**", "tmp", False),
+    ("**/*.log", "a.log", True), ("**/*.log", "x/y/a.log", True),
+    ("tmp/?", "tmp/a", True), ("tmp/?", "tmp/ab", False),
+    ("a.b", "axb", False), ("[x]", "[x]", True),
+])
+def test_a_glob_matches_as_the_rules_document_it(glob, path, hit):
+    assert Glob(glob).match(path) == hit

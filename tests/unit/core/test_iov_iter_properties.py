@@ -50,7 +50,7 @@ from iofs.iov_iter import (
 from iofs.core.pages import PAGE_SIZE, Page
 from iofs.uio import IoVec
 
-from views import ref_sum
+from tests.support.views import ref_sum
 
 SENTINEL = 0xEE
 TAIL = b"\xaa\xbb\xcc"  # bytes past the end of a prefix segment: no copy may touch them

@@ -19,6 +19,7 @@ from iofs.testing.mount import Mount
 
 from .processes import pid_gone
 
+
 # what the root of the default tree holds
 DEFAULT_NAMES = {"null", "zero", "full", "mem0", "pipe0", "random", "status", "tmp", ".iofs"}
 

@@ -107,6 +107,11 @@ class Bg:
         return self.finished.is_set()
 
 
+def run_program(*cmd: str, **kw) -> subprocess.CompletedProcess:
+    """Run a program to its end (at most 30 s), its output captured as bytes."""
+    return subprocess.run(list(cmd), capture_output=True, timeout=30, **kw)
+
+
 def kill_all(procs: list[subprocess.Popen]) -> None:
     """Kill and reap every child still running (for ``finally`` blocks)."""
     for p in procs:
@@ -120,4 +125,4 @@ def kill_all(procs: list[subprocess.Popen]) -> None:
 
 
 __all__ = ["pid_gone", "proc_number", "rss_kib", "waiting_on_fuse", "in_syscall", "wait_for",
-           "Bg", "kill_all"]
+           "Bg", "run_program", "kill_all"]

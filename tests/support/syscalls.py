@@ -3,8 +3,11 @@ a call fails with."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import os
+from typing import Iterator
 
 import pytest
 
@@ -20,6 +23,16 @@ def errno_of(fn, *args, **kw) -> int:
     with pytest.raises(OSError) as ei:
         fn(*args, **kw)
     return ei.value.errno
+
+
+@contextlib.contextmanager
+def opened(path, flags: int = os.O_RDWR, mode: int = 0o644) -> Iterator[int]:
+    """A file descriptor of ``path`` for a block, closed after it."""
+    fd = os.open(path, flags, mode)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def raw_read(fd: int, n: int) -> tuple[int, bytes, int]:
@@ -52,5 +65,5 @@ def libc() -> ctypes.CDLL:
     return _libc
 
 
-__all__ = ["errno_of", "raw_read", "raw_write", "renameat2", "libc", "RENAME_NOREPLACE",
+__all__ = ["errno_of", "opened", "raw_read", "raw_write", "renameat2", "libc", "RENAME_NOREPLACE",
            "RENAME_EXCHANGE", "RENAME_WHITEOUT"]

@@ -27,7 +27,6 @@ from iofs.iov_iter import (
 from iofs.uio import IoVec
 from tests.support.views import ref_sum
 
-
 RFC1071_EXAMPLE = bytes.fromhex("0001f203f4f5f6f7")
 
 

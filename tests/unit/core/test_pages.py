@@ -11,7 +11,6 @@ import pytest
 
 from iofs.core.pages import PAGE_SHIFT, PAGE_SIZE, Page, page_frames, vaddr
 
-
 P = PAGE_SIZE
 
 

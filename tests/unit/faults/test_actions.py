@@ -13,7 +13,17 @@ import trio.testing
 from iofs.dev.driver import ERESTART, IO_NDELAY
 from iofs.dev.sleep import WaitChannel
 from iofs.faults.actions import (
-    OK, Action, Corrupt, Eagain, Errno, Ok, Request, Short, Sleep, apply, parse_action,
+    OK,
+    Action,
+    Corrupt,
+    Eagain,
+    Errno,
+    Ok,
+    Request,
+    Short,
+    Sleep,
+    apply,
+    parse_action,
 )
 
 

@@ -14,7 +14,15 @@ from iofs.drivers.null import Null
 from iofs.faults.ruleset import DEFAULT_MAX_RULES
 from iofs.faults.trace import DEFAULT_EVENTS
 from iofs.vfs.config import (
-    DEFAULT_TREE, ID_MAX, MAX_CONFIG, OPTIONS, SECTIONS, ConfigError, Tree, load, parse,
+    DEFAULT_TREE,
+    ID_MAX,
+    MAX_CONFIG,
+    OPTIONS,
+    SECTIONS,
+    ConfigError,
+    Tree,
+    load,
+    parse,
 )
 
 SRC = "tree.toml"
@@ -204,13 +212,19 @@ def test_a_name_of_255_bytes_is_accepted_and_256_refused():
         .endswith("is longer than 255 bytes")
 
 
+NEEDS_PATH = '[[device]] #1: needs path = "name" (relative to the mount)'
+
+
 @pytest.mark.parametrize("text,message", [
-    ('[[device]]\ndriver = "null"\n', '[[device]] #1: needs path = "name" (relative to the mount)'),
-    ('[[device]]\npath = "/"\ndriver = "null"\n', '[[device]] #1: needs path = "name" (relative to the mount)'),
-    ('[[device]]\npath = 5\ndriver = "null"\n', '[[device]] #1: needs path = "name" (relative to the mount)'),
-    ('[[device]]\npath = "a\\u0000b"\ndriver = "null"\n', "[[device]] #1: path 'a\\x00b' contains a NUL byte"),
-    ('[[device]]\npath = "a/../b"\ndriver = "null"\n', "[[device]] #1: path 'a/../b' may not contain . or .."),
-    ('[[device]]\npath = "./b"\ndriver = "null"\n', "[[device]] #1: path './b' may not contain . or .."),
+    ('[[device]]\ndriver = "null"\n', NEEDS_PATH),
+    ('[[device]]\npath = "/"\ndriver = "null"\n', NEEDS_PATH),
+    ('[[device]]\npath = 5\ndriver = "null"\n', NEEDS_PATH),
+    ('[[device]]\npath = "a\\u0000b"\ndriver = "null"\n',
+     "[[device]] #1: path 'a\\x00b' contains a NUL byte"),
+    ('[[device]]\npath = "a/../b"\ndriver = "null"\n',
+     "[[device]] #1: path 'a/../b' may not contain . or .."),
+    ('[[device]]\npath = "./b"\ndriver = "null"\n',
+     "[[device]] #1: path './b' may not contain . or .."),
     ('[[device]]\npath = "x"\n', "device 'x': needs driver = \"name\""),
     ('[[device]]\npath = "x"\ndriver = 3\n', "device 'x': needs driver = \"name\""),
     ('[[device]]\npath = "x"\ndriver = "null"\n[[device]]\npath = "x/"\ndriver = "zero"\n',

@@ -379,7 +379,7 @@ def test_st_blocks_of_device_nodes(dflt, mount_iofs):
     assert res.stdout.split() == [b"131072", str(64 * MiB).encode()]
 
 
-def test_huge_offset_mem_enospc(dflt):
+def test_a_write_far_past_the_end_of_mem0_is_enospc(dflt):
     mnt = dflt
     fd = os.open(mnt / "mem0", os.O_RDWR)
     try:

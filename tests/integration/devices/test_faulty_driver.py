@@ -87,7 +87,7 @@ def test_faulty_eio_reaches_the_program_even_after_progress(faulty):
     assert b"Input/output error" in res.stderr and res.stdout == b""
 
 
-def test_faulty_efault(faulty):
+def test_faulty_efault_fails_the_call_even_after_progress(faulty):
     with opened(faulty / "f_efault") as fd:
         assert raw_read(fd, 8192) == (-1, b"", errno.EFAULT)  # efault:4096: EFAULT after progress
         assert raw_write(fd, b"a" * 100) == (-1, errno.EFAULT)
@@ -95,7 +95,7 @@ def test_faulty_efault(faulty):
         assert os.pread(fd, 10, 0) == b"b" * 5 + bytes(5)
 
 
-def test_faulty_enospc(faulty):
+def test_faulty_enospc_fails_the_call_even_after_progress(faulty):
     with opened(faulty / "f_enospc") as fd:
         assert errno_of(os.write, fd, b"a" * 100) == errno.ENOSPC
         assert errno_of(os.write, fd, b"b" * 100) == errno.ENOSPC  # enospc:5: moved 5, still ENOSPC

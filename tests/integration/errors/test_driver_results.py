@@ -65,7 +65,7 @@ def test_eintr_without_progress_is_eintr(faulty, dev):
         os.close(fd)
 
 
-def test_error_without_progress(faulty):
+def test_an_errno_without_progress_fails_the_call(faulty):
     fd = os.open(faulty / "enospc0", os.O_RDWR)
     try:
         assert raw_read(fd, 100) == (-1, b"", errno.ENOSPC)
@@ -74,7 +74,7 @@ def test_error_without_progress(faulty):
         os.close(fd)
 
 
-def test_faulty_mount_log_has_no_unexpected_errors(faulty):
+def test_the_daemon_serves_on_after_every_faulty_driver(faulty):
     serves(faulty)
     assert is_mounted(faulty.path)
     assert not pid_gone(faulty.pid)

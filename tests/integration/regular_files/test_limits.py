@@ -228,7 +228,7 @@ def test_write_ending_at_max_file_size_and_crossing_it(lim, tmp_path):
     assert out.read_bytes() == data[:MiB]
 
 
-def test_max_file_size_efbig(tmp_path):
+def test_writes_at_or_past_max_file_size_are_efbig_and_one_crossing_it_is_cut(tmp_path):
     """A configured max_file_size: writes at or past it get EFBIG, a write crossing it is cut."""
     cfg = '[options]\nmax_file_size = "1M"\n[[dir]]\npath = "tmp"\nmode = "1777"\n'
     with mounted(tmp_path, cfg) as mnt:

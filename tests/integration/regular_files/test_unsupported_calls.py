@@ -5,13 +5,12 @@ O_TMPFILE (EOPNOTSUPP; posix_fallocate works); and a zero-length write never rea
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 
-from tests.support.syscalls import errno_of
+from tests.support.syscalls import errno_of, libc
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc = libc()
 
 
 def test_what_pyfuse3_cannot_do_is_a_clear_errno(m):

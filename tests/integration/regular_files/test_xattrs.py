@@ -6,7 +6,6 @@ against max_memory, on directories, symbolic links and device nodes; and xattr =
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 
@@ -14,9 +13,9 @@ import pytest
 
 from tests.support.mounting import mounted
 from tests.support.processes import wait_for
-from tests.support.syscalls import errno_of
+from tests.support.syscalls import errno_of, libc
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc = libc()
 
 
 def _getxattr_into(path: str, name: str, size: int) -> tuple[int, int]:

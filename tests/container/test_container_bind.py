@@ -1,23 +1,33 @@
-"""Issue 4, items 2 and 3: iofs mounted on the host, its mount point bind-mounted into containers.
+"""iofs mounted on the host, its mount point bind-mounted into containers.
 
-Item 2: bytes written in the container are read byte-exact on the host, and the other way round.
-Item 3: a container running as --user 1000 can read when iofs was mounted with --allow-other,
-and is refused (EACCES) without it.
+Bytes written in the container (to mem0, a regular file, pipe0) are read byte-exact on the
+host, and the other way round; a container running as --user 1000 can read when iofs was
+mounted with --allow-other, and is refused (EACCES) without it.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
-from _ctr import check, first_difference, host_dd
+from tests.container.engine import check
+from tests.support.data import first_difference
 
 pytestmark = [pytest.mark.container, pytest.mark.timeout(480)]
 
 MNT = "/mnt/iofs"
 SIZE = 1_000_003        # crosses the 128 KiB..1 MiB FUSE request sizes, not a multiple of anything
 OFFSET = 4097
+
+
+def host_dd(*args: str, data: bytes | None = None, timeout: float = 60) -> bytes:
+    """dd on the host (a subprocess, so a stuck FUSE request cannot hang pytest)."""
+    r = subprocess.run(["dd", "status=none", *args], input=data, capture_output=True,
+                       timeout=timeout)
+    assert r.returncode == 0, f"dd {' '.join(args)}: {r.stderr.decode(errors='replace')}"
+    return r.stdout
 
 
 def _bind(mp, scratch):

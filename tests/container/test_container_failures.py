@@ -1,4 +1,5 @@
-"""Issue 4, item 4: a container that lacks /dev/fuse or CAP_SYS_ADMIN gets one clear line.
+"""A container that lacks /dev/fuse or CAP_SYS_ADMIN gets one clear line, in the foreground
+and in the background, naming the first thing missing.
 
 The texts are the CLI's: `iofs: /dev/fuse is missing (in a container: run with --device
 /dev/fuse)` and `iofs: mounting needs CAP_SYS_ADMIN (in a container: run with --cap-add
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from _ctr import output
+from tests.container.engine import output
 
 pytestmark = [pytest.mark.container, pytest.mark.timeout(480)]
 

@@ -1,4 +1,5 @@
-"""Issue 4, item 1: iofs mounted inside a container, used there with cat, dd and readv_check.
+"""iofs mounted inside a container, used there with cat, dd and readv_check on /zero, /mem0,
+/pipe0 and a regular file; and the container's entry point stopping cleanly.
 
 The container is started with the README's run line
 (`--device /dev/fuse --cap-add SYS_ADMIN IMAGE mount /mnt --foreground`, tini as PID 1 and
@@ -11,7 +12,9 @@ import os
 
 import pytest
 
-from _ctr import check, wait_until
+from tests.container.engine import check
+from tests.support.processes import wait_for
+
 
 # The first test's set-up may build the images on a cold machine.
 pytestmark = [pytest.mark.container, pytest.mark.timeout(480)]
@@ -33,10 +36,8 @@ def inside(containers, readv_check_dir):
     name = containers.start("mount", MNT, "--foreground",
                             opts=(*RUN_LINE, "-v", f"{readv_check_dir}:/t:ro"))
     try:
-        try:
-            wait_until(lambda: _mounted(containers, name), 30, "iofs to mount in the container")
-        except AssertionError as e:
-            raise AssertionError(f"{e}; container log:\n{containers.logs(name)}") from None
+        assert wait_for(lambda: _mounted(containers, name), 30, step=0.2), \
+            f"iofs did not mount in the container within 30 s; container log:\n{containers.logs(name)}"
         yield name
     finally:
         containers.remove(name)
@@ -131,7 +132,8 @@ def test_entry_point_stops_cleanly(containers):
         pytest.skip("no /dev/fuse on the host to pass to the container")
     name = containers.start("mount", MNT, "--foreground", opts=RUN_LINE)
     try:
-        wait_until(lambda: _mounted(containers, name), 30, "iofs to mount in the container")
+        assert wait_for(lambda: _mounted(containers, name), 30, step=0.2), \
+            "iofs did not mount in the container within 30 s"
         containers.engine.run("stop", "-t", "20", name, timeout=60)
         status = containers.engine.run("wait", name, timeout=60).stdout.strip()
         log = containers.logs(name)

@@ -1,0 +1,69 @@
+"""System calls as a program makes them: once, without Python's retry on EINTR, and the errno
+a call fails with."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+from typing import Iterator
+
+import pytest
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+RENAME_WHITEOUT = 4
+
+
+def errno_of(fn, *args, **kw) -> int:
+    """The errno of the OSError ``fn(*args, **kw)`` raises (the test fails if it raises none)."""
+    with pytest.raises(OSError) as ei:
+        fn(*args, **kw)
+    return ei.value.errno
+
+
+@contextlib.contextmanager
+def opened(path, flags: int = os.O_RDWR, mode: int = 0o644) -> Iterator[int]:
+    """A file descriptor of ``path`` for a block, closed after it."""
+    fd = os.open(path, flags, mode)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def raw_read(fd: int, n: int) -> tuple[int, bytes, int]:
+    """read(2) called once, without Python's retry on EINTR: (return value, data, errno)."""
+    buf = ctypes.create_string_buffer(n)
+    ctypes.set_errno(0)
+    r = _libc.read(fd, buf, ctypes.c_size_t(n))
+    err = ctypes.get_errno()
+    return r, (buf.raw[:r] if r > 0 else b""), (err if r < 0 else 0)
+
+
+def raw_write(fd: int, data: bytes) -> tuple[int, int]:
+    """write(2) called once, without Python's retry on EINTR: (return value, errno)."""
+    ctypes.set_errno(0)
+    r = _libc.write(fd, data, ctypes.c_size_t(len(data)))
+    return r, (ctypes.get_errno() if r < 0 else 0)
+
+
+def renameat2(old: str, new: str, flags: int) -> int:
+    """renameat2(AT_FDCWD, old, AT_FDCWD, new, flags): 0 or the errno."""
+    AT_FDCWD = -100
+    ctypes.set_errno(0)
+    r = _libc.renameat2(AT_FDCWD, old.encode(), AT_FDCWD, new.encode(), ctypes.c_uint(flags))
+    return 0 if r == 0 else ctypes.get_errno()
+
+
+def libc() -> ctypes.CDLL:
+    """The C library, with errno (for calls os does not offer: fallocate, getxattr into a
+    buffer of a given size)."""
+    return _libc
+
+
+__all__ = ["errno_of", "opened", "raw_read", "raw_write", "renameat2", "libc", "RENAME_NOREPLACE",
+           "RENAME_EXCHANGE", "RENAME_WHITEOUT"]

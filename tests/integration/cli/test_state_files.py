@@ -23,10 +23,19 @@ def _as_user(cmd: list[str], env: dict, cwd: str = "/") -> subprocess.CompletedP
                           capture_output=True, text=True, timeout=60)
 
 
+PYTHON = "/usr/bin/python3"  # the system's: another user cannot reach root's virtualenv
+
+
 def _user_env(runtime: Path) -> dict:
+    """The environment of the iofs command as OTHER_UID: its runtime directory, and this
+    checkout and the virtualenv's site-packages on PYTHONPATH."""
+    site = subprocess.run([sys.executable, "-c", "import pyfuse3, trio, os; "
+                           "print(os.path.dirname(os.path.dirname(pyfuse3.__file__)))"],
+                          capture_output=True, text=True).stdout.strip()
     env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR",)}
     env["XDG_RUNTIME_DIR"] = str(runtime)
     env["HOME"] = str(runtime)
+    env["PYTHONPATH"] = f"{REPO}:{site}"
     return env
 
 
@@ -39,15 +48,10 @@ def user_iofs(public_dir):
     mp = public_dir / "mnt"
     mp.mkdir()
     os.chown(mp, OTHER_UID, OTHER_UID)
-    python = "/usr/bin/python3"
-    site = subprocess.run([sys.executable, "-c", "import pyfuse3, trio, os; "
-                           "print(os.path.dirname(os.path.dirname(pyfuse3.__file__)))"],
-                          capture_output=True, text=True).stdout.strip()
     env = _user_env(runtime)
-    env["PYTHONPATH"] = f"{REPO}:{site}"
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return _as_user([python, "-m", "iofs", *args], env)
+        return _as_user([PYTHON, "-m", "iofs", *args], env)
 
     # Debian's udev makes /dev/fuse 0666 so that users can mount through fusermount3; this
     # machine has it 0600: open it up for the test and put it back after.
@@ -120,3 +124,35 @@ def test_pid_file_symlink_is_not_followed(tmp_path):
         pidf.unlink()
         if is_mounted(mp):
             subprocess.run(["fusermount3", "-u", "-z", str(mp)])
+
+
+ATTACKER = OTHER_UID + 1  # a third user, who owns what the attack swaps in
+
+
+@pytest.mark.parametrize("attack", ["runtime_is_a_link_to_a_world_writable_dir",
+                                    "runtime_lives_in_a_world_writable_dir",
+                                    "state_dir_readable_by_others"])
+def test_a_state_directory_another_user_could_change_is_refused(user_iofs, public_dir, attack):
+    run, runtime, mp = user_iofs
+    evil = public_dir / "evil"
+    evil.mkdir()
+    os.chown(evil, ATTACKER, ATTACKER)
+    evil.chmod(0o777)
+    env_runtime = runtime
+    if attack == "runtime_is_a_link_to_a_world_writable_dir":
+        link = public_dir / "run-link"
+        link.symlink_to(evil)  # the attacker can rename the state directory away in there
+        env_runtime = link
+    elif attack == "runtime_lives_in_a_world_writable_dir":
+        env_runtime = evil / "run"
+        env_runtime.mkdir(mode=0o700)
+        os.chown(env_runtime, OTHER_UID, OTHER_UID)
+    else:
+        (runtime / "iofs").mkdir(mode=0o755)  # made 0755 (readable by all) before iofs ran
+        os.chown(runtime / "iofs", OTHER_UID, OTHER_UID)
+        (runtime / "iofs").chmod(0o755)
+    res = _as_user([PYTHON, "-m", "iofs", "mount", str(mp)], _user_env(env_runtime))
+    assert res.returncode == 1, res.stderr
+    assert "refusing to keep pid and log files" in one_line_error(res)
+    assert not is_mounted(mp)
+    assert list(evil.iterdir()) in ([], [evil / "run"])  # nothing was kept in there

@@ -153,3 +153,44 @@ def test_umount_of_an_empty_path_is_refused_not_the_cwd_mount(mount_iofs):
     assert res.returncode == 2
     assert "mount point is empty" in one_line_error(res)
     assert is_mounted(m.path) and not pid_gone(m.pid)
+
+
+def test_umount_ends_a_daemon_that_does_not_exit_and_says_so(mount_iofs):
+    m = mount_iofs()
+    pid = m.pid
+    os.kill(pid, signal.SIGSTOP)  # a daemon that will not exit by itself, nor on SIGTERM
+    try:
+        t0 = time.monotonic()
+        res = run_iofs("umount", str(m.path))
+        took = time.monotonic() - t0
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    assert res.returncode == 0, res.stderr
+    assert f"daemon {pid} did not exit: sent SIGTERM" in res.stderr
+    assert f"daemon {pid} did not exit: sent SIGKILL" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert wait_for(lambda: pid_gone(pid), 5)
+    assert not is_mounted(m.path)
+    assert not os.path.exists(state_path(str(m.path), "pid"))
+    assert took < 10
+
+
+def test_umount_of_a_busy_mount_detaches_it_and_ends_its_daemon_in_bounded_time(mount_iofs):
+    m = mount_iofs()
+    pid = m.pid
+    holder = subprocess.Popen(["sleep", "60"], cwd=m.path)  # its cwd keeps the mount busy
+    try:
+        t0 = time.monotonic()
+        res = run_iofs("umount", str(m.path))
+        took = time.monotonic() - t0
+    finally:
+        holder.kill()
+        holder.wait()
+    assert res.returncode == 0, res.stderr
+    assert "busy: detached lazily" in res.stderr
+    assert wait_for(lambda: pid_gone(pid), 5)
+    assert not is_mounted(m.path)
+    assert took < 5

@@ -26,7 +26,7 @@ def test_both_are_right_without_faults(iofs_mount_factory, programs):
 
 def test_a_short_read_breaks_the_buggy_one(iofs_mount_factory, programs):
     m = iofs_mount_factory(TREE)
-    m.fault("path=input op=read nth=2 count=1 action=short:1")  # the second read: 1 byte
+    m.fault("path=input op=read nth=2 action=short:1")  # the second read alone: 1 byte
     assert run(programs / "buggy", m.path / "input").stdout != EXPECTED
     # what happened, request by request: the trace shows the short read and the rule
     reads = m.trace(path="input", op="read")

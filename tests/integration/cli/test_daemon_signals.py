@@ -12,7 +12,7 @@ import pytest
 
 from iofs.system.state import state_path
 from tests.support.mounting import is_mounted
-from tests.support.processes import pid_gone, wait_for
+from tests.support.processes import pid_gone, wait_for, waiting_on_fuse
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -67,8 +67,7 @@ def test_sigterm_with_reader_blocked_in_driver(mount_iofs):
     t = threading.Thread(target=reader, daemon=True)
     t.start()
     try:
-        t.join(0.3)
-        assert t.is_alive()
+        assert wait_for(lambda: waiting_on_fuse(t.native_id, "read"), 10), "the read never blocked"
         os.kill(m.pid, signal.SIGTERM)
         assert wait_for(lambda: pid_gone(m.pid), 5), "daemon did not exit on SIGTERM"
         t.join(10)

@@ -79,9 +79,10 @@ def test_thousand_sleeping_readers_stall_nothing(tmp_path):
                 t.start()
             assert wait_for(lambda: _blocked_in_read(tids) == READERS, 60), \
                 f"only {_blocked_in_read(tids)} of {READERS} readers are blocked in read(2)"
-            time.sleep(0.5)  # every request has reached the driver and sleeps there
-            assert all(r is None for r in results), "a reader returned while the pipe was empty"
+            # a request answered now was queued after every read: the daemon has taken them
+            # all, and each went to sleep in the driver before this one was served
             took = _answers_at_once(m)
+            assert all(r is None for r in results), "a reader returned while the pipe was empty"
             assert took < 3.0
             rss = rss_kib(m.pid)
             assert rss - rss_before < 150 * 1024, f"{READERS} sleepers cost {rss - rss_before} KiB"
@@ -127,8 +128,10 @@ def test_sleeping_requests_are_bounded_per_uid(tmp_path, public_dir):
             # uid 1000 is not bound by root's sleepers: its read sleeps until data comes
             other = subprocess.Popen(["dd", f"if={m / 'pipe0'}", "bs=10", "count=1", "status=none"],
                                      user=OTHER_UID, group=OTHER_UID, stdout=subprocess.PIPE)
-            time.sleep(0.5)
-            assert other.poll() is None, "uid 1000's read did not sleep"
+            assert wait_for(lambda: waiting_on_fuse(other.pid, "read") or other.poll() is not None,
+                            10)
+            assert not wait_for(lambda: other.poll() is not None, BLOCKED), \
+                "uid 1000's read did not sleep"
             os.write(writer, b"x" * 40)
             assert other.communicate(timeout=10)[0] == b"x" * 10
             for t in threads:
@@ -199,8 +202,8 @@ def test_writes_to_one_device_wait_behind_a_sleeping_write(dflt):
                                  stdout=subprocess.PIPE)
         # the probe gets as far as write(2), and waits there for the inode lock
         assert wait_for(lambda: in_syscall(probe.pid, "write"), 10), "the probe never wrote"
-        time.sleep(1.0)
-        assert probe.poll() is None, "the O_NONBLOCK write did not wait behind the sleeping one"
+        assert not wait_for(lambda: probe.poll() is not None, 1.0), \
+            "the O_NONBLOCK write did not wait behind the sleeping one"
         assert in_syscall(probe.pid, "write")
         while not bg.done:  # room for the sleeping write: it goes in, and the lock is free
             _drain_nonblocking(r)

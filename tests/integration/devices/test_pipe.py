@@ -13,11 +13,13 @@ import select
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.support.mounting import mounted
 from tests.support.processes import Bg, wait_for, waiting_on_fuse
+from tests.support.trace import served, wait_served
 
 CAPACITY = 64 * 1024
 PIPE_BUF = 4096
@@ -33,7 +35,8 @@ def shared(tmp_path_factory):
 class Ends:
     """Opens of the pipe that are all closed at the end: writers first, then readers."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, mount: Path, path: str) -> None:
+        self.mount = mount
         self.path = path
         self.writers: list[int] = []
         self.readers: list[int] = []
@@ -48,23 +51,33 @@ class Ends:
         self.writers.append(fd)
         return fd
 
-    def close(self, fd: int) -> None:
+    def close(self, fd: int, released: bool = False) -> None:
+        """Close ``fd``; ``released``: and wait until the daemon has its RELEASE (close(2)
+        returns before the kernel sends it)."""
+        before = self.releases() if released else 0
         for lst in (self.writers, self.readers):
             if fd in lst:
                 lst.remove(fd)
                 os.close(fd)
-                return
+                break
+        if released:
+            assert wait_served(self.mount, "close", "pipe0", before + 1), "no RELEASE came"
+
+    def releases(self) -> int:
+        return served(self.mount, "close", "pipe0")
 
     def close_all(self) -> None:
+        before, n = self.releases(), len(self.writers) + len(self.readers)
         for lst in (self.writers, self.readers):
             while lst:
                 os.close(lst.pop())
-            time.sleep(0.05)  # let the releases reach the daemon and wake sleepers
+        # the releases reach the daemon (and wake sleepers) after close(2) returned
+        assert wait_served(self.mount, "close", "pipe0", before + n), "the RELEASEs never came"
 
 
 @pytest.fixture
 def pipe(shared):
-    ends = Ends(str(shared / "pipe0"))
+    ends = Ends(shared.path, str(shared / "pipe0"))
     try:
         yield ends
     finally:
@@ -156,8 +169,7 @@ def test_buffered_data_read_after_writer_closes_then_eof(pipe):
     r = pipe.reader()
     w = pipe.writer()
     os.write(w, b"left behind")
-    pipe.close(w)
-    time.sleep(0.05)
+    pipe.close(w, released=True)
     assert os.read(r, 100) == b"left behind"
     assert os.read(r, 100) == b""
 
@@ -190,9 +202,8 @@ def test_pipe_forgets_data_when_nobody_holds_it(pipe):
     r = pipe.reader()
     w = pipe.writer()
     os.write(w, b"stale")
-    pipe.close(w)
-    pipe.close(r)
-    time.sleep(0.1)
+    pipe.close(w, released=True)
+    pipe.close(r, released=True)
     r = pipe.reader()
     bg = Bg(os.read, r, 100)
     assert bg.join(5)
@@ -292,8 +303,7 @@ def test_write_after_reader_leaves_is_epipe(pipe):
     r = pipe.reader()
     w = pipe.writer()
     assert os.write(w, b"ok") == 2
-    pipe.close(r)
-    time.sleep(0.05)
+    pipe.close(r, released=True)
     with pytest.raises(BrokenPipeError):
         os.write(w, b"gone")
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import errno
 import os
-import time
 
 import pytest
 
 from tests.support.data import KiB, first_difference, pattern
 from tests.support.mounting import mounted
-from tests.support.processes import Bg
+from tests.support.processes import Bg, wait_for, waiting_on_fuse
 from tests.support.syscalls import errno_of, raw_write
 
 CAPACITY = 64 * KiB  # pipe0
@@ -73,11 +72,10 @@ def test_pipe_buf_write_blocking_waits_then_moves_all_at_once(dflt):
         assert os.write(wn, filler) == len(filler)
         block = pattern(11, 0, PIPE_BUF)
         bg = Bg(os.write, wb, block)
-        time.sleep(BLOCKED)
-        assert not bg.done, "a PIPE_BUF write went in without room for it"
+        assert wait_for(lambda: waiting_on_fuse(bg.tid, "write") or bg.done, 10)
+        assert not bg.join(BLOCKED), "a PIPE_BUF write went in without room for it"
         assert os.read(r, 2000) == filler[:2000]               # room: 2100, still < PIPE_BUF
-        time.sleep(BLOCKED)
-        assert not bg.done
+        assert not bg.join(BLOCKED)
         # one read(2) takes everything buffered: only the filler, so the waiting write has
         # moved nothing yet (a write split into pieces would have put 2100 bytes in by now)
         got = os.read(r, CAPACITY)

@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from tests.support.paths import REPO
+from tests.support.processes import wait_for, waiting_on_fuse
 
 DRIVERS = REPO / "docs" / "drivers.md"
 
@@ -50,8 +51,8 @@ def test_log_reads_in_pieces_and_waits_at_the_end(examples_mount):
     reader = threading.Thread(target=lambda: got.append(os.pread(rfd, 100, 13)))
     reader.start()
     try:
-        reader.join(0.3)
-        assert reader.is_alive(), "a read at the end of the log should wait for a writer"
+        assert wait_for(lambda: waiting_on_fuse(reader.native_id, "pread64"), 10), \
+            "a read at the end of the log should wait for a writer"
         with open(path, "ab", buffering=0) as f:
             assert f.write(b" more") == 5
         reader.join(10)
@@ -70,8 +71,8 @@ def test_fooread_sleeps_until_data(examples_mount):
     got = []
     reader = threading.Thread(target=lambda: got.append(os.read(rfd, 100)))
     reader.start()
-    reader.join(0.3)
-    assert reader.is_alive(), "the read should sleep while there is no data"
+    assert wait_for(lambda: waiting_on_fuse(reader.native_id, "read"), 10), \
+        "the read should sleep while there is no data"
     wfd = os.open(path, os.O_WRONLY)
     try:
         assert os.write(wfd, b"wake up") == 7

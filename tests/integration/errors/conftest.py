@@ -15,11 +15,12 @@ from tests.support.programs import device, driver_env
 
 BAD_DRIVERS = '''
 import errno
+import logging
 import sys
 
 import trio
 
-from iofs.driver import Driver
+from iofs.driver import Driver, WaitChannel
 from iofs.uio import UIO_NOCOPY, uiomove, uioskip
 
 
@@ -91,12 +92,26 @@ class AsyncClaimsAll(Driver):
 
 
 class Filler(Driver):
-    """Moves 16 bytes, sleeps, moves 16 more: a read that holds its reply buffer asleep."""
+    """Moves 16 bytes, sleeps, moves 16 more: a read that holds its reply buffer asleep. With
+    ``until_written``, it says in the log that it sleeps, and sleeps until a write to it."""
+
+    def __init__(self, until_written=False):
+        self.until_written = until_written
+        self.chan = WaitChannel()
 
     async def d_read(self, dev, uio, ioflag):
         uiomove(b"f" * 16, 16, uio)
-        await trio.sleep(0.5)
+        if self.until_written:
+            logging.getLogger("iofs").info("%s: moved 16 bytes, asleep", dev.name)
+            await self.chan.sleep(None, 30)
+        else:
+            await trio.sleep(0.5)
         return uiomove(b"g" * 16, 16, uio)
+
+    def d_write(self, dev, uio, ioflag):
+        self.chan.wakeup()
+        uio.uio_resid = 0
+        return 0
 
 
 class BadSize(Driver):
@@ -231,6 +246,7 @@ BAD_TREE = "".join([
     _bad("propdir/prop", "PropertySize"),
     _bad("keeper", "Keeper"),
     _bad("filler", "Filler"),
+    _bad("filler_waits", "Filler", until_written=True),
     _bad("claims", "ClaimsAll"),
     _bad("skips", "SkipsAll"),
     _bad("nocopy", "NoCopy"),

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import errno
 import os
-import time
 
 import pytest
 
 from tests.support.mounting import serves
+from tests.support.processes import wait_for
 from tests.support.syscalls import errno_of
 
 
@@ -54,9 +54,9 @@ def test_system_exit_in_d_open_is_eio(bad):
 def test_system_exit_in_d_close_is_logged_and_close_succeeds(bad):
     fd = os.open(bad / "exit_d_close", os.O_RDONLY)
     os.close(fd)  # FUSE's release cannot fail a close(2); the daemon lives on
-    time.sleep(0.2)
+    # the RELEASE comes after close(2) returned: wait for what it logs
+    assert wait_for(lambda: "exit_d_close: d_close raised SystemExit" in bad.log_text(), 10)
     serves(bad)
-    assert "exit_d_close: d_close raised SystemExit" in bad.log_text()
 
 
 @pytest.mark.parametrize("dev", ["exit_d_read", "base_read"])

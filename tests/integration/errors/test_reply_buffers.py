@@ -6,11 +6,11 @@ move into a later read's reply, and bytes a driver counts as moved without filli
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from tests.support.mounting import serves
+from tests.support.processes import wait_for
 
 
 def test_a_kept_uio_cannot_move_into_another_reads_reply(bad):
@@ -22,14 +22,19 @@ def test_a_kept_uio_cannot_move_into_another_reads_reply(bad):
     got = []
 
     def read_filler() -> None:
-        with open(bad / "filler", "rb", buffering=0) as f:
+        with open(bad / "filler_waits", "rb", buffering=0) as f:
             got.append(f.read(128 * 1024))
 
+    asleep = bad.log_text().count("filler_waits: moved 16 bytes, asleep")
     reader = threading.Thread(target=read_filler)
     reader.start()
-    time.sleep(0.2)  # the filler moved its first 16 bytes and sleeps
+    # the filler moved its first 16 bytes into its reply buffer, and sleeps
+    assert wait_for(lambda: bad.log_text().count("filler_waits: moved 16 bytes, asleep")
+                    > asleep, 10)
     with open(bad / "keeper", "wb", buffering=0) as f:
         f.write(b"x")  # the keeper moves 32 bytes into the uio it kept
+    with open(bad / "filler_waits", "wb", buffering=0) as f:
+        f.write(b"x")  # wakes the filler: it moves its last 16 bytes
     reader.join(10)
     assert got == [b"f" * 16 + b"g" * 16]
     serves(bad)

@@ -8,6 +8,8 @@ import errno
 import os
 import subprocess
 
+import pytest
+
 from iofs.testing import client
 from tests.support.cli import add_fault, rule_lines, run_iofs
 from tests.support.mounting import mounted
@@ -139,6 +141,16 @@ def test_without_a_seed_one_is_chosen_and_shown(m):
     seed = _seed(m, rid)
     assert 0 <= seed < 2**32
     with open(m / "zero", "rb", buffering=0) as f:
-        f.read(10)
-    events = [e for e in client.read_trace(m.path) if e.get("rule") == rid]
+        for _ in range(200):  # until it has fired a few times (p=0.3: after a handful)
+            f.read(10)
+            events = [e for e in client.read_trace(m.path) if e.get("rule") == rid]
+            if len(events) >= 3:
+                break
+    assert len(events) >= 3
     assert all(e["seed"] == seed for e in events)
+
+
+@pytest.mark.parametrize("p,low,high", [(0.1, 5, 40), (0.9, 160, 195)])
+def test_p_is_the_chance_of_firing_not_of_passing(m, p, low, high):
+    fired = _pattern_with(m, f"path=zero op=read p={p} seed=99 action=short:1")
+    assert low <= sum(fired) <= high, sum(fired)  # of 200

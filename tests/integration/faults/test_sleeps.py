@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import subprocess
 import time
 
@@ -13,7 +14,7 @@ import pytest
 
 from iofs.testing import client
 from tests.support.cli import add_fault, run_iofs
-from tests.support.processes import wait_for, waiting_on_fuse
+from tests.support.processes import Bg, wait_for, waiting_on_fuse
 from tests.support.syscalls import raw_read
 
 
@@ -41,21 +42,29 @@ def test_a_killed_program_is_let_go_from_a_sleep(m, op, ms):
 
 def test_a_sleep_interrupted_by_a_signal_is_eintr(m):
     add_fault(m, "path=zero op=read action=sleep:100000000")
-    fd = os.open(m / "zero", os.O_RDONLY)
-    import signal
-    import threading
-
     old = signal.signal(signal.SIGUSR1, lambda *a: None)
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGUSR1))
+    fds: list[int] = []
+
+    def open_and_read() -> tuple[int, bytes, int]:
+        # opened by the thread that reads: the request's td (pyfuse3 passes the opener) is it
+        fds.append(os.open(m / "zero", os.O_RDONLY))
+        return raw_read(fds[0], 10)
+
+    reader = Bg(open_and_read)
     try:
-        timer.start()
+        # the signal comes once the read is asleep in the rule, not before
+        assert wait_for(lambda: waiting_on_fuse(reader.tid, "read"), 30)
         t0 = time.monotonic()
-        assert raw_read(fd, 10) == (-1, b"", errno.EINTR)
+        signal.pthread_kill(reader.thread.ident, signal.SIGUSR1)
+        assert reader.join(5), "the signal did not end the sleep"
+        assert reader.result == (-1, b"", errno.EINTR)
         assert time.monotonic() - t0 < 5
     finally:
-        timer.cancel()
         signal.signal(signal.SIGUSR1, old)
-        os.close(fd)
+        client.clear_rules(m.path)
+        reader.join(10)
+        for fd in fds:
+            os.close(fd)
 
 
 @pytest.mark.parametrize("op,how", [("read", "clear"), ("open", "clear"), ("read", "id")])
@@ -64,8 +73,8 @@ def test_removing_a_sleep_rule_lets_its_sleepers_go(m, op, how):
     proc = subprocess.Popen(["dd", f"if={m / 'zero'}", "of=/dev/null", "bs=1", "count=1",
                              "status=none"])
     try:
-        time.sleep(0.5)
-        assert proc.poll() is None
+        assert wait_for(lambda: waiting_on_fuse(proc.pid, "openat" if op == "open" else "read"),
+                        30), f"dd never waited in its {op}"
         res = run_iofs("fault", str(m.path), "clear", *([str(rule)] if how == "id" else []))
         assert res.returncode == 0, res.stderr
         assert proc.wait(timeout=5) == 0  # served, as if the rule had never been

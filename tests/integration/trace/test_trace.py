@@ -16,7 +16,7 @@ import pytest
 from iofs.testing import client
 from tests.support.cli import run_iofs
 from tests.support.mounting import mounted
-from tests.support.processes import wait_for
+from tests.support.processes import wait_for, waiting_on_fuse
 from tests.support.syscalls import raw_read
 
 
@@ -106,14 +106,17 @@ def test_a_read_at_the_end_waits_for_the_next_event_like_trace_pipe(m):
     cat = subprocess.Popen(["cat", str(m / ".iofs" / "trace")], stdout=subprocess.PIPE)
     try:
         os.set_blocking(cat.stdout.fileno(), False)
-        time.sleep(0.5)
-        while True:  # what the ring held
+        drained = b""
+
+        def at_the_end() -> bool:  # cat waits in a read of the trace: it has had the ring
+            nonlocal drained
             try:
-                if not os.read(cat.stdout.fileno(), 1 << 20):
-                    break
+                drained += os.read(cat.stdout.fileno(), 1 << 20)
             except BlockingIOError:
-                break
-        time.sleep(0.3)
+                pass
+            return waiting_on_fuse(cat.pid, "read")
+
+        assert wait_for(at_the_end, 20), "cat never waited at the end of the trace"
         assert cat.poll() is None  # waiting at the end, not at EOF
         marker = f"marker-{time.monotonic_ns()}"
         (m / "tmp" / marker).write_bytes(b"x")
@@ -204,7 +207,8 @@ def test_iofs_trace_follow_prints_new_requests(m):
     follow = subprocess.Popen([sys.executable, "-m", "iofs", "trace", str(m.path), "--follow",
                                "--path", "tmp/followed", "--json"], stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(1)
+        # it has read what the ring held and waits for more
+        assert wait_for(lambda: waiting_on_fuse(follow.pid, "read"), 30)
         (m / "tmp" / "followed").write_bytes(b"abc")
         line = follow.stdout.readline()
         assert json.loads(line)["path"] == "tmp/followed"

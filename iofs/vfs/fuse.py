@@ -50,12 +50,18 @@ MAX_WORKERS = 1 << 30   # pyfuse3's max_tasks: never the limit (max_sleeping is)
 
 HANDLERS: dict[str, str] = {}  # op -> the name of the handler that serves it
 
-# What a handler's request is about, found from its arguments: (path, td, quiet, faultable)
+# What a handler's request is about, found from its arguments: an inode, a name in a
+# directory (LINK: the link's new name), an open file (POLL: the second argument), an open
+# directory, the mount, nothing (forget), or the data path (read, write)
 INODE, ENTRY, LINK, FILE, POLL, DIR, MOUNT, NOTHING, DATA = range(9)
 
 
 def _subject(self: IofsOperations, kind: int, op: str,
              args: tuple) -> tuple[str, Any, bool, bool, Any]:
+    """``(path, td, quiet, faultable, open file)`` of a request: its path as rules name it,
+    the opener's td for a request on an open file (else None: the caller's), whether it is
+    about the control directory, whether a rule may fault it (never the root's getattr, the
+    way into the control directory), and the open file it goes through, if any."""
     fs = self.fs
     ns = fs.ns
     if kind == INODE:

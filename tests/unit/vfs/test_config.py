@@ -78,6 +78,9 @@ GOOD = [
     ("control", '".ctl"', ".ctl"), ("control", "false", None), ("control", '"' + "c" * 255 + '"', "c" * 255),
     ("xattr", "false", False), ("durability", "true", True),
     ("max_rules", "1", 1), ("max_rules", str(1 << 20), 1 << 20),
+    ("fsync_error", '"keep"', "keep"), ("fsync_error", '"btrfs"', "btrfs"),
+    ("torn_unit", "512", 512), ("torn_unit", str(1 << 20), 1 << 20),
+    ("namespace_durability", '"immediate"', "immediate"),
 ]
 
 BAD = [
@@ -108,6 +111,9 @@ BAD = [
     ("durability", "1", "durability must be true or false"),
     ("max_rules", "0", "max_rules must be an integer in 1..1048576"),
     ("max_rules", "1.0", "max_rules must be an integer in 1..1048576"),
+    ("fsync_error", '"sometimes"', "fsync_error must be one of "),
+    ("torn_unit", "0", "torn_unit must be an integer in 1..1048576"),
+    ("namespace_durability", '"later"', 'namespace_durability must be one of "immediate", "fsync"'),
 ]
 
 

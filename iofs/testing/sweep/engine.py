@@ -33,7 +33,7 @@ from ...system import cgroup
 from ...system.mounts import mounts_under
 from .cases import Case, Choice, SweepError, build_cases, requests_of
 from .outcome import CLASSES, Outcome
-from .result import Result, Run, judge
+from .result import JUDGES, Result, Run
 from .runner import Setup, Worker
 
 JOIN_WAIT = 60.0  # seconds the shutdown waits for a worker to finish what it is doing
@@ -163,7 +163,7 @@ class Sweep:
                     break
                 continue
             received += 1
-            res.runs.append(judge(case, outcome, res.clean, res.stderr_stable))
+            res.runs.append(JUDGES[case.kind](case, outcome, res.clean, res.stderr_stable))
             if self.on_run is not None:
                 self.on_run(received, len(cases), res)
         why = "; ".join(sorted({w.dead for w in self.workers if w.dead})) or "no worker left"

@@ -178,4 +178,9 @@ def judge(case: Case, outcome: Outcome, clean: Outcome, stderr_stable: bool) -> 
     return run
 
 
-__all__ = ["Run", "Finding", "Group", "Result", "judge"]
+# How a run of each kind of case is judged against the clean run (Case.kind): the engine
+# knows no more of a case than its rules and this. A crash case (rule nth=K action=crash, then
+# a restart and a check command judged by its exit status) would bring its own.
+JUDGES = {"fault": judge}
+
+__all__ = ["Run", "Finding", "Group", "Result", "judge", "JUDGES"]

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from ...faults.rules import parse_rule
 from ...system import cgroup
 from ...vfs.config import ConfigError, parse
 from ..mount import config_text
@@ -99,6 +100,11 @@ def make_sweep(cmd: Sequence[str] | str, config: Any = None, *, ops: str | Seque
     if not argv:
         raise SweepError("no command to sweep", usage=True)
     op_list = parse_ops(_listing(ops))
+    if path is not None:
+        try:
+            parse_rule(f"path={shlex.quote(path)} op={','.join(op_list)} action=ok")
+        except ValueError as exc:
+            raise SweepError(f"--path {path}: {exc}", usage=True) from None
     setup = Setup(argv, _config(config, options), op_list, path=path,
                   source=check_source(source) if source is not None else None, timeout=timeout,
                   env=dict(os.environ if env is None else env),

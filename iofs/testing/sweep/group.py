@@ -32,6 +32,9 @@ from ...system import cgroup, proc
 from .outcome import Capture, Outcome
 
 GRACE = 2.0  # seconds the output of what was killed may take to end
+EMPTY_PASSES = 3  # fallback: passes over /proc in a row that must find nobody
+MAX_PASSES = 50
+AGAIN = 0.1  # fallback: while the output stays open after the kill, seconds between kills
 WRAPPER = 'echo $$ > "$0" || exit 125; exec "$@"'
 _counter = iter(range(1, 1 << 62))
 _count_lock = threading.Lock()
@@ -88,10 +91,19 @@ class Running:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        for _ in range(20):  # a process may fork between a pass and its kill: passes repeat
+        # A pass lists /proc, then reads each process: a child forked after the listing by a
+        # process that then exits (a double fork) is in no pass that saw its parent alive. So
+        # passes repeat until EMPTY_PASSES in a row, a moment apart, find nobody.
+        empty = 0
+        for _ in range(MAX_PASSES):
             left = leftovers(self.proc.pid, self.pipes, self.spec.mnt, self.spec.spare)
             if not left:
-                return
+                empty += 1
+                if empty >= EMPTY_PASSES:
+                    return
+                time.sleep(0.002)
+                continue
+            empty = 0
             for pid in left:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -99,11 +111,13 @@ class Running:
                     pass
 
     def release(self) -> None:
-        """After the run: the group removed (killed first if anything is left)."""
+        """After the run: the group removed (killed first if anything is left); without a
+        group, one more search for what the program left (a late double fork)."""
         if self.group is not None and not self.group.destroy():
             self.group.kill()  # a process that cannot die yet: tried again at the end
-        if self.proc.returncode is None:
+        if self.proc.returncode is None or self.group is None:
             self.kill_all()
+        if self.proc.returncode is None:
             self.proc.wait()
         for f in (self.proc.stdout, self.proc.stderr):
             f.close()
@@ -173,25 +187,29 @@ def _collect(running: Running, out: Capture, err: Capture, timeout: float,
         sel.register(pidfd, selectors.EVENT_READ)
     t0 = time.monotonic()
     deadline, ended, timed_out = t0 + timeout, None, False
+    last_kill = t0
     try:
         while True:
             now = time.monotonic()
             if ended is None and (now >= deadline or (stop is not None and stop.is_set())):
-                timed_out, ended = now >= deadline, now
+                timed_out, ended, last_kill = now >= deadline, now, now
                 running.kill_all()
             elif ended is None and pidfd is None and p.poll() is not None:
-                ended = now
+                ended = last_kill = now
                 running.kill_all()
             pipes = [fd for fd in sel.get_map() if fd in sinks]
             if ended is not None and (not pipes or now >= ended + GRACE):
                 break
-            wait = (min(deadline, now + 0.25) if ended is None else ended + GRACE) - now
+            if ended is not None and running.group is None and now >= last_kill + AGAIN:
+                running.kill_all()  # something still holds the output: find it again
+                last_kill = now
+            wait = (min(deadline, now + 0.25) if ended is None else min(ended + GRACE, now + AGAIN)) - now
             if pidfd is None:
                 wait = min(wait, 0.01)
             for key, _ in sel.select(max(wait, 0)):
                 if key.fd == pidfd:
                     sel.unregister(pidfd)
-                    ended = time.monotonic()
+                    ended = last_kill = time.monotonic()
                     running.kill_all()
                     continue
                 data = os.read(key.fd, 1 << 16)

@@ -67,6 +67,7 @@ class Worker:
         self.runs = 0
         self.remounts = 0
         self.dead: str | None = None  # why this worker can make no more runs
+        self.used = False  # a run was made on the mount since it was mounted
 
     # ---- the mount ----
 
@@ -79,6 +80,7 @@ class Worker:
         if self.copy is not None:
             args += ["--source", str(self.copy.path)]
         self.mount = Mount(self.base, self.setup.config, args=args)
+        self.used = False
         try:
             self.mount.start()
         except MountError as exc:
@@ -96,15 +98,16 @@ class Worker:
 
     def _prepare(self, rules: list[str]) -> list[int]:
         """The mount as configured, with ``rules`` added: their ids."""
-        if self.mount is None or self.setup.fresh:
-            if self.mount is not None:
-                self._remount()
-            else:
-                self.start()
-        else:
-            if self.copy is not None:
-                self.copy.restore()
+        if self.copy is not None:
+            self.copy.restore()
+        if self.mount is None:
+            self.start()
+        elif self.setup.fresh and self.used:
+            self._remount()
+        elif not self.setup.fresh:
             client.reset(self.mount.path)
+        self.used = True
+        assert self.mount is not None
         return [client.add_rule(self.mount.path, r) for r in rules]
 
     # ---- a run ----

@@ -274,3 +274,29 @@ def test_source_dir_is_swept_on_a_fresh_copy_each_run(sweeper, tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     assert lines(res.stderr, "sweep: ")[-1].endswith("as clean")
     assert (src / "data.txt").read_text().count("\n") == 200
+
+
+TAKES_EAGAIN_FOR_THE_END = """import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+data = b""
+while True:
+    try:
+        chunk = os.read(fd, 16)
+    except BlockingIOError:
+        break                 # the bug: "no data now" taken for the end of the file
+    if not chunk:
+        break
+    data += chunk
+print(len(data))
+"""
+
+
+def test_eagain_is_swept_on_nonblocking_opens_only(sweeper, tmp_path):
+    nonblocking = sweeper.run("--config", str(TREE), "--actions", "eagain", "--", sys.executable,
+                              script(tmp_path, "nb.py", TAKES_EAGAIN_FOR_THE_END), "{mnt}/input")
+    assert nonblocking.returncode == 1
+    assert nonblocking.stdout.startswith("SILENT path=input op=read nth=1 action=eagain: exit 0 "
+                                         "as clean, stdout differs at line 1: '64' -> '0'")
+    blocking = sweeper.run("--config", str(TREE), "--actions", "eagain,eio", "--", sys.executable,
+                           script(tmp_path, "b.py", FAILS_LOUDLY), "{mnt}/input")
+    assert "sweep: 5 cases of 5 requests x 2 actions; 5 left out" in blocking.stderr

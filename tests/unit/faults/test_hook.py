@@ -21,7 +21,7 @@ from iofs.dev.driver import IO_NDELAY, Device, Driver
 from iofs.faults.hook import Hook
 from iofs.faults.rules import parse_rule
 from iofs.faults.ruleset import RuleSet
-from iofs.faults.trace import Ring, as_dict
+from iofs.faults.trace import Ring, as_dict, json_line
 
 TD = Td(pid=31337, uid=1000, gid=1000)
 
@@ -216,6 +216,24 @@ def test_eagain_fails_a_nonblocking_read_and_leaves_a_blocking_one_alone():
     assert len(_run(hook.read, OpenFile(), 0, 10, dev.read)) == 10
     assert _brief(ring, "errno", "moved", "rule") == [(errno.EAGAIN, 0, rule.id), (0, 10, None)]
     assert rule.hits == 1                       # the blocking read was no hit
+
+
+def test_the_trace_says_which_reads_and_writes_are_of_a_nonblocking_open():
+    """``nonblock`` (what iofs sweep needs to know where eagain can change anything): true on
+    a data request of an O_NONBLOCK open, with or without a rule, failed or served; absent
+    otherwise."""
+    hook, ring, _ = _hook()
+    dev = Store()
+    _run(hook.read, OpenFile(ioflag=IO_NDELAY), 0, 10, dev.read)
+    _run(hook.write, OpenFile(ioflag=IO_NDELAY), 0, b"abc", dev.write)
+    _run(hook.read, OpenFile(), 0, 10, dev.read)
+    hook.rules.add(parse_rule("path=mem0 op=read action=eagain"))
+    with pytest.raises(OSError):
+        _run(hook.read, OpenFile(ioflag=IO_NDELAY), 0, 10, dev.read)
+    events = _events(ring)
+    assert [e.get("nonblock") for e in events] == [True, True, None, True]
+    _, _, evs = ring.take(0)
+    assert '"nonblock": true' in json_line(ring, *evs[0]) and "nonblock" not in json_line(ring, *evs[2])
 
 
 def test_a_read_near_the_end_of_a_regular_file_is_judged_by_what_it_would_move():

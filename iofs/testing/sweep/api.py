@@ -53,6 +53,10 @@ def check_source(source: str | os.PathLike) -> str:
     path = os.path.abspath(source)
     if not os.path.isdir(path):
         raise SweepError(f"--source {source}: not a directory", usage=True)
+    # TODO(backed-source): `iofs mount --source DIR` comes with the backed-directory branch;
+    # until it is merged this refuses --source in one line (the copy and its restore between
+    # runs, .source.SourceCopy, are done and tested; the sweep of a real DIR is tested once
+    # the mount takes --source: tests/integration/sweep/test_classes.py).
     res = subprocess.run([sys.executable, "-m", "iofs", "mount", "--help"], capture_output=True,
                          text=True, timeout=60)
     if "--source" not in res.stdout:

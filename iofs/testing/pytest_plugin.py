@@ -7,6 +7,13 @@ a project needs nothing but ``pip install iofs``.
         iofs_mount.fault("path=tmp/in op=read action=short:1")
         assert my_program(iofs_mount.path / "tmp" / "in") == 10000
 
+``iofs_sweep(cmd, config=None, **options)`` sweeps a program (:func:`iofs.testing.sweep.sweep`)
+and returns its findings as objects, so that a project can assert that none is silent:
+
+    def test_no_silent_bug(iofs_sweep):
+        result = iofs_sweep(["./reader", "{mnt}/input"], "tree.toml")
+        assert not result.silent, "\n".join(map(str, result.silent))
+
 Every mount is made in the test's own ``tmp_path`` and unmounted at teardown, whatever the
 test did (failed, raised, timed out under pytest-timeout's signal method); a mount still there
 when the session ends is unmounted then. Where this machine cannot mount at all (no
@@ -26,6 +33,7 @@ import pytest
 from ..faults.glob import Glob
 from . import client
 from .mount import Mount, MountError, config_text
+from .sweep import Result, SweepError, sweep
 
 _live: set[Mount] = set()  # every mount a test made and has not unmounted yet
 
@@ -175,6 +183,25 @@ def iofs_mount(iofs_mount_factory: Callable[..., IofsMount]) -> IofsMount:
     return iofs_mount_factory()
 
 
+@pytest.fixture
+def iofs_sweep(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Result]:
+    """``iofs_sweep(cmd, config=None, **options)``: :func:`iofs.testing.sweep.sweep` with its
+    mounts in the test's own temporary directory; the :class:`~iofs.testing.sweep.Result`
+    (``.findings``, ``.silent``, ``.loud``, ``.crash``, ``.hang``, ``.errors``). A machine
+    that cannot mount skips the test; a sweep that cannot be made fails it with one line."""
+
+    def run(cmd: Any, config: Any = None, **options: Any) -> Result:
+        options.setdefault("workdir", tmp_path_factory.mktemp("sweep"))
+        try:
+            return sweep(cmd, config, **options)
+        except SweepError as exc:
+            if exc.unavailable:
+                pytest.skip(f"iofs cannot mount on this machine: {exc}")
+            pytest.fail(f"iofs sweep: {exc}", pytrace=False)
+
+    return run
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A mount whose test never reached its teardown is unmounted here."""
     for mount in list(_live):
@@ -182,4 +209,4 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         _live.discard(mount)
 
 
-__all__ = ["IofsMount", "TraceLost", "iofs_mount", "iofs_mount_factory"]
+__all__ = ["IofsMount", "TraceLost", "iofs_mount", "iofs_mount_factory", "iofs_sweep"]

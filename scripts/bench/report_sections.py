@@ -146,8 +146,39 @@ def _xattr(x: dict[str, Any]) -> list[str]:
     return out
 
 
+def _sweep(w: dict[str, Any]) -> list[str]:
+    """Cases per second of each column, new's per-run overhead and its parts, --jobs 2/1."""
+    rates = w["rates"]
+    cols = list(rates["median"])
+    heads = {"new": "new (one mount per worker)", "fresh": "--fresh-mounts (a mount per run)",
+             "base": "base (the baseline's sweep)"}
+    out = [f"### iofs sweep (a {w['program']} program making {w['reads']} reads of 100 bytes, "
+           "swept with short:1: cases per second over the whole command)", "",
+           "| " + " | ".join(heads[c] for c in cols) + " | "
+           + " | ".join(rates["ratio"]) + " |", "|" + "---:|" * (len(cols) + len(rates["ratio"])),
+           "| " + " | ".join(fmt(rates["median"][c]) for c in cols) + " | "
+           + " | ".join(fmt(v, 2) for v in rates["ratio"].values()) + " |", ""]
+    o = w.get("overhead")
+    if o:
+        ms = {k: v * 1000 for k, v in o.items()}
+        out += ["| per faulted run (ms) | program's own time | overhead | reset and rules | "
+                "spawn in a cgroup, kill, reap | rule hits | the rest (engine) |",
+                "|---:|---:|---:|---:|---:|---:|---:|",
+                f"| {ms['per_run_s']:.1f} | {ms['program_s']:.1f} | {ms['overhead_s']:.1f} | "
+                f"{ms['reset_and_rules_s']:.1f} | {ms['spawn_group_reap_s']:.1f} | "
+                f"{ms['hits_s']:.1f} | {ms['engine_s']:.1f} |", ""]
+    j = w.get("jobs")
+    if j:
+        out += [f"| a program that mostly waits ({j['reads']} reads, {j['wait_ms']} ms after "
+                "each): faulted runs/s | --jobs 1 | --jobs 2 | 2 jobs / 1 job |",
+                "|---|---:|---:|---:|",
+                f"| {w['cpus']} CPUs | {fmt(j['median']['1'])} | {fmt(j['median']['2'])} | "
+                f"{fmt(j['ratio'], 2)} |", ""]
+    return out
+
+
 def sections(result: dict[str, Any]) -> list[str]:
-    """The hook, durability and xattr tables (those that ran)."""
+    """The hook, durability, xattr and sweep tables (those that ran)."""
     out: list[str] = []
     h = result.get("hook")
     if h and h["rows"]:
@@ -158,4 +189,7 @@ def sections(result: dict[str, Any]) -> list[str]:
     x = result.get("xattr")
     if x and x["rows"]:
         out += _xattr(x)
+    w = result.get("sweep")
+    if w:
+        out += _sweep(w)
     return out

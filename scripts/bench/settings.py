@@ -28,6 +28,9 @@ class Settings:
     dur_rewrite_bytes: int = 0          # rewrite in place, throughput
     dur_mem_bytes: int = 0              # append, then rewrite in place: daemon RSS
     xattr_bytes: dict[str, int] = field(default_factory=dict)  # 4 KiB writes, per mode
+    sweep_reps: int = 3                 # rounds of the sweep section (each sweeps a program)
+    sweep_reads: int = 30               # reads of the swept program (cases of short:1)
+    sweep_wait_reads: int = 10          # reads of the program that mostly waits (--jobs)
 
     @classmethod
     def make(cls, quick: bool, reps: int | None) -> Settings:
@@ -42,7 +45,8 @@ class Settings:
                        stream_bytes=256 * MIB, memdev_size=128 * MIB, uiomove_rounds=3,
                        dur_bytes={MIB: 16 * MIB, 128 * KIB: 16 * MIB, 4 * KIB: 2 * MIB},
                        dur_rewrite_bytes=16 * MIB, dur_mem_bytes=16 * MIB,
-                       xattr_bytes={"write-through": 2 * MIB, "writeback": 8 * MIB})
+                       xattr_bytes={"write-through": 2 * MIB, "writeback": 8 * MIB},
+                       sweep_reps=1, sweep_reads=10, sweep_wait_reads=6)
         return cls(quick=False, reps=reps or 5, fio_reps=reps or 3,
                    dd_bs=[4 * KIB, 128 * KIB, MIB],
                    dd_bytes={4 * KIB: 32 * MIB, 128 * KIB: 256 * MIB, MIB: 512 * MIB},
@@ -61,4 +65,6 @@ class Settings:
                 "fio_engines": self.fio_engines, "fio_bs": self.fio_bs,
                 "fio_mem_size": {str(k): v for k, v in self.fio_mem_size.items()},
                 "fio_file_size": self.fio_file_size,
-                "stream_bytes": self.stream_bytes, "memdev_size": self.memdev_size}
+                "stream_bytes": self.stream_bytes, "memdev_size": self.memdev_size,
+                "sweep_reps": self.sweep_reps, "sweep_reads": self.sweep_reads,
+                "sweep_wait_reads": self.sweep_wait_reads}

@@ -103,13 +103,32 @@ def test_bench_quick(tmp_path: Path) -> None:
     check_hook(data["hook"])
     check_durability(data["durability"])
     check_xattr(data["xattr"])
+    check_sweep(data["sweep"])
     assert "### fault and trace hook" in md and "### durability" in md and "### xattr" in md
+    assert "### iofs sweep" in md
 
     assert data["targets"] and all({"target", "value", "limit", "met"} <= set(t) for t in data["targets"])
     names = " | ".join(t["target"] for t in data["targets"])
     for part in ("a rule that does not match", "trace reader attached", "durability on/off",
-                 "durability: extra RSS"):
+                 "durability: extra RSS", "sweep cases/s, new / a mount per run",
+                 "sweep per-run overhead", "sweep --jobs 2 / --jobs 1"):
         assert part in names, names
+
+
+def check_sweep(w) -> None:
+    """Cases per second of the new sweep and of one mount per run, the new one's per-run
+    overhead and its parts, and --jobs 2 against 1 (no timing judged: only that they are
+    there)."""
+    assert w and w["reads"] > 0
+    rates = w["rates"]
+    assert positive(rates["median"]["new"]) and positive(rates["median"]["fresh"]), rates
+    assert positive(rates["ratio"]["new/fresh"])
+    o = w["overhead"]
+    assert o and positive(o["per_run_s"]) and positive(o["program_s"]), o
+    for part in ("overhead_s", "reset_and_rules_s", "spawn_group_reap_s", "hits_s", "engine_s"):
+        assert finite(o[part]), (part, o)
+    j = w["jobs"]
+    assert positive(j["median"]["1"]) and positive(j["median"]["2"]) and positive(j["ratio"]), j
 
 
 def check_dd(dd: list[dict], names: tuple[str, ...]) -> None:

@@ -90,9 +90,12 @@ def _workdir(doc: Doc, tmp: Path) -> Path:
 
 
 def _env(work: Path) -> dict[str, str]:
+    """The sessions' environment: this interpreter's ``iofs`` first on PATH, importing this
+    checkout's iofs (REPO on PYTHONPATH: an installed iofs may be another checkout's), and the
+    document's files importable."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    env["PYTHONPATH"] = str(work)
+    env["PYTHONPATH"] = f"{work}{os.pathsep}{REPO}"
     return env
 
 

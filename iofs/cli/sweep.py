@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..testing.sweep import (CLASSES, DEFAULT_ACTIONS, DEFAULT_OPS, Interrupted, Result,
+from ..testing.sweep import (DEFAULT_ACTIONS, DEFAULT_OPS, Interrupted, Result,
                              SweepError, make_sweep)
+from ..testing.sweep.outcome import CRASH_CLASSES, FAULT_CLASSES
 from ..testing.sweep import export, report
 from ..vfs import config
 from .errors import EXIT_FAIL, EXIT_USAGE, CliError
@@ -34,7 +35,7 @@ class Printer:
         width = 30
         filled = width * done // max(total, 1)
         c = result.counts()
-        classes = " ".join(f"{k.upper()} {c[k]}" for k in CLASSES if c[k])
+        classes = " ".join(f"{k.upper()} {c[k]}" for k in result.classes if c[k])
         self.err.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} runs"
                        + (f": {classes}" if classes else ""))
         self.err.flush()
@@ -81,8 +82,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                            actions=args.actions, path=args.path, source=args.source,
                            nth=args.nth, sample=args.sample, seed=args.seed,
                            max_runs=args.max_runs, timeout=args.timeout, jobs=args.jobs,
-                           only=args.only, fresh_mounts=args.fresh_mounts,
-                           on_start=printer.start, on_run=printer.tick)
+                           only=args.only or (",".join(CRASH_CLASSES) if args.crash
+                                              else ",".join(FAULT_CLASSES)),
+                           fresh_mounts=args.fresh_mounts, crash=args.crash, check=args.check,
+                           torn=args.torn, on_start=printer.start, on_run=printer.tick)
         result = sweep.run()
     except SweepError as exc:
         raise CliError(str(exc), EXIT_USAGE if exc.usage else EXIT_FAIL) from None
@@ -118,8 +121,17 @@ def register(sub: Any) -> None:
     sw.add_argument("--timeout", type=float, default=60.0, metavar="S",
                     help="a run taking longer is killed: HANG (default: 60)")
     sw.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once (default: 1)")
-    sw.add_argument("--only", default=",".join(CLASSES), metavar="CLASSES",
-                    help="show and count only these classes (default: silent,loud,crash,hang)")
+    sw.add_argument("--only", metavar="CLASSES",
+                    help="show and count only these classes (default: silent,loud,crash,hang; "
+                    "with --crash: check,hang)")
+    sw.add_argument("--crash", action="store_true",
+                    help="sweep the crash points: crash at each request that changes the disk, "
+                    "restart, run --check")
+    sw.add_argument("--check", metavar="CMD",
+                    help="with --crash: a shell command run after each crash ({mnt}, {stdout}: "
+                    "the program's stdout); a non-zero exit is a finding")
+    sw.add_argument("--torn", type=int, default=0, metavar="N",
+                    help="with --crash: also N seeded tearings of each write")
     sw.add_argument("-v", "--verbose", action="store_true",
                     help="details of each finding: the rule as a table, a stdout diff, stderr")
     sw.add_argument("--json", metavar="FILE", help="write every case as JSON")

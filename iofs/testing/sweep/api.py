@@ -21,6 +21,7 @@ from ...vfs.config import ConfigError, parse
 from ..mount import config_text
 from .cases import (DEFAULT_ACTIONS, DEFAULT_OPS, Choice, SweepError, parse_actions,
                     parse_nth_list, parse_ops)
+from .crash import CRASH_OPS, WHENS
 from .engine import Interrupted, Sweep
 from .outcome import CLASSES
 from .result import Result
@@ -79,6 +80,21 @@ def _config(config: Any, options: dict[str, Any]) -> str | None:
     return text
 
 
+def _crash_options(crash: bool, check: str | None, torn: int, ops: str | Sequence[str],
+                   options: dict[str, Any]) -> tuple[str | Sequence[str], dict[str, Any]]:
+    """The ops and tree options of a crash sweep (the crash plane needs durability), checked."""
+    if not crash:
+        if check is not None or torn:
+            raise SweepError("--check and --torn go with --crash", usage=True)
+        return ops, options
+    if not check:
+        raise SweepError("--crash needs --check CMD: what says whether the data survived",
+                         usage=True)
+    if torn < 0:
+        raise SweepError("--torn must be >= 0", usage=True)
+    return (CRASH_OPS if _listing(ops) == DEFAULT_OPS else ops), {"durability": True, **options}
+
+
 def make_sweep(cmd: Sequence[str] | str, config: Any = None, *, ops: str | Sequence[str] = DEFAULT_OPS,
           actions: str | Sequence[str] = DEFAULT_ACTIONS, path: str | None = None,
           source: str | os.PathLike | None = None, nth: str | None = None,
@@ -86,6 +102,7 @@ def make_sweep(cmd: Sequence[str] | str, config: Any = None, *, ops: str | Seque
           timeout: float = 60.0, jobs: int = 1, only: str | Iterable[str] = CLASSES,
           env: dict[str, str] | None = None, cwd: str | os.PathLike | None = None,
           workdir: str | os.PathLike | None = None, fresh_mounts: bool = False,
+          crash: bool = False, check: str | None = None, torn: int = 0,
           on_start: Callable[[Result], None] | None = None,
           on_run: Callable[[int, int, Result], None] | None = None, **options: Any) -> Sweep:
     """The sweep of ``cmd`` (a list, or a string split as the shell would) over the tree ``config``
@@ -96,13 +113,17 @@ def make_sweep(cmd: Sequence[str] | str, config: Any = None, *, ops: str | Seque
     (comma lists; ``nth``: WHEN[,WHEN...]); ``path``: sweep only the requests on paths
     matching this glob; ``source``: a host directory the mount mirrors (fresh for each run);
     ``env`` and ``cwd``: the program's environment (IOFS_MNT is added) and directory;
-    ``workdir``: where the sweep's mounts are made (default: $TMPDIR). SweepError if the
+    ``workdir``: where the sweep's mounts are made (default: $TMPDIR). ``crash``: sweep the
+    crash points instead (:mod:`.crash`): ``check`` is the shell command that judges each,
+    ``torn`` the seeded tearings of each write; ``ops`` defaults to the ops that change what a
+    disk holds, and the tree gets ``durability = true``. SweepError if the
     sweep cannot be made (``usage``: a bad argument; ``unavailable``: this machine cannot
     mount). ``.run()`` makes it: the Result, ``interrupted`` set if SIGINT, SIGTERM or SIGHUP
     ended it (every mount gone; the runs made so far kept)."""
     argv = shlex.split(cmd) if isinstance(cmd, str) else [str(a) for a in cmd]
     if not argv:
         raise SweepError("no command to sweep", usage=True)
+    ops, options = _crash_options(crash, check, torn, ops, options)
     op_list = parse_ops(_listing(ops))
     if path is not None:
         try:
@@ -113,12 +134,16 @@ def make_sweep(cmd: Sequence[str] | str, config: Any = None, *, ops: str | Seque
                   source=check_source(source) if source is not None else None, timeout=timeout,
                   env=dict(os.environ if env is None else env),
                   cwd=str(cwd) if cwd is not None else None, cgroups=_cgroups(),
-                  fresh=fresh_mounts)
+                  fresh=fresh_mounts, check=check if crash else None)
     if timeout <= 0 or jobs < 1 or (max_runs is not None and max_runs < 0) \
             or (sample is not None and sample < 0):
         raise SweepError("--timeout must be > 0, --jobs >= 1, --max-runs and --sample >= 0",
                          usage=True)
     choice = Choice(parse_nth_list(nth) if nth else None, sample, seed, max_runs)
+    if crash:
+        whens = list(WHENS) + ([f"crash:torn x {torn}"] if torn else [])
+        return Sweep(setup, whens, choice, jobs, parse_only(only), str(workdir) if workdir
+                     is not None else None, on_start, on_run, torn)
     return Sweep(setup, parse_actions(_listing(actions), op_list), choice, jobs,
                  parse_only(only), str(workdir) if workdir is not None else None,
                  on_start, on_run)
@@ -127,7 +152,7 @@ def make_sweep(cmd: Sequence[str] | str, config: Any = None, *, ops: str | Seque
 def sweep(cmd: Sequence[str] | str, config: Any = None, **kw: Any) -> Result:
     """Sweep ``cmd`` over the tree ``config`` (the arguments of :func:`make_sweep`); the
     :class:`~.result.Result`: ``.findings``, ``.silent``, ``.loud``, ``.crash``, ``.hang``,
-    ``.errors``, ``.counts()``. SweepError if it cannot be made; KeyboardInterrupt if a signal
+    ``.check`` (sweep ``crash=True``), ``.errors``, ``.counts()``. SweepError if it cannot be made; KeyboardInterrupt if a signal
     ended it (every mount gone)."""
     result = make_sweep(cmd, config, **kw).run()
     if result.interrupted is not None:

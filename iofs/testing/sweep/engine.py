@@ -32,6 +32,7 @@ from typing import Any, Callable
 from ...system import cgroup
 from ...system.mounts import mounts_under
 from .cases import Case, Choice, SweepError, build_cases, requests_of
+from .crash import crash_cases, what_failed
 from .outcome import CLASSES, Outcome
 from .result import JUDGES, Result, Run
 from .runner import Setup, Worker
@@ -55,8 +56,9 @@ class Sweep:
     def __init__(self, setup: Setup, actions: list[str], choice: Choice | None = None,
                  jobs: int = 1, only: tuple[str, ...] = CLASSES, workdir: str | None = None,
                  on_start: Callable[[Result], None] | None = None,
-                 on_run: Callable[[int, int, Result], None] | None = None) -> None:
+                 on_run: Callable[[int, int, Result], None] | None = None, torn: int = 0) -> None:
         self.setup, self.actions = setup, actions
+        self.torn = torn  # sweep --crash: seeded tearings of each write
         self.choice = choice or Choice()
         self.jobs, self.only = max(jobs, 1), only
         self.parent = workdir
@@ -109,13 +111,17 @@ class Sweep:
         if not requests:
             raise SweepError(f"the clean run made no {','.join(self.setup.ops)} request in the "
                              "mount: nothing to sweep (does the command name {mnt} or use IOFS_MNT?)")
-        cases, skipped = build_cases(requests, self.actions)
+        if self.setup.check is not None:
+            cases, skipped = crash_cases(requests, self.torn), 0
+        else:
+            cases, skipped = build_cases(requests, self.actions)
         chosen = self.choice.apply(cases)
         self.result = Result(self.setup.cmd, clean, self.setup.ops, self.actions, dict(seen),
                              len(requests), len(cases), skipped, len(chosen),
                              list(self.choice.notes), only=self.only,
                              stderr_stable=again.stderr.digest == clean.stderr.digest,
-                             jobs=self.jobs)
+                             jobs=self.jobs,
+                             kind="crash" if self.setup.check is not None else "fault")
         if self.on_start is not None:
             self.on_start(self.result)
         for t in starting:
@@ -136,6 +142,11 @@ class Sweep:
             raise SweepError(f"the clean run could not be made: {clean.error}")
         if clean.timed_out:
             raise SweepError(f"the clean run timed out after {self.setup.timeout} s")
+        if self.setup.check is not None and worker.mount is not None:
+            checked = worker.check(str(worker.mount.path), clean)
+            if checked.exit != 0:
+                raise SweepError("the check fails after a run with no crash ("
+                                 f"{what_failed(checked)}): it must pass there")
         again, _ = worker.run(None)
         if not again.same(clean):
             what = again.status_text() if again.exit != clean.exit or again.signal != clean.signal \

@@ -27,6 +27,7 @@ def _x(text: str) -> str:
 def as_json(r: Result) -> dict[str, Any]:
     return {
         "version": JSON_VERSION,
+        "kind": r.kind,
         "command": r.command,
         "ops": r.ops,
         "actions": r.actions,

@@ -28,7 +28,9 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any
 
-CLASSES = ("silent", "loud", "crash", "hang")
+CLASSES = ("silent", "loud", "crash", "hang", "check")
+FAULT_CLASSES = CLASSES[:4]  # what a fault sweep finds
+CRASH_CLASSES = ("check", "hang")  # what a crash sweep finds (sweep --crash)
 HEAD = 64 * 1024  # bytes of each stream kept from its start
 TAIL = 16 * 1024  # and from its end
 MNT = b"{mnt}"
@@ -123,6 +125,7 @@ class Outcome:
     fired: int | None = None
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    program: Outcome | None = None  # sweep --crash: this is CHECK's; what the program did
 
     @classmethod
     def failed(cls, error: str) -> Outcome:
@@ -146,7 +149,8 @@ class Outcome:
                 "fired": self.fired, "error": self.error,
                 "stdout_sha256": self.stdout.digest.hex(), "stdout_bytes": self.stdout.size,
                 "stderr_bytes": self.stderr.size,
-                "timings": {k: round(v, 4) for k, v in self.timings.items()}}
+                "timings": {k: round(v, 4) for k, v in self.timings.items()},
+                **({"program": self.program.as_json()} if self.program is not None else {})}
 
 
 def new_stderr(run: Outcome, clean: Outcome) -> list[str]:
@@ -222,5 +226,5 @@ def describe(cls: str | None, run: Outcome, clean: Outcome, shaped_read: bool = 
     return ", ".join(parts)
 
 
-__all__ = ["Output", "Capture", "Outcome", "CLASSES", "classify", "describe", "new_stderr",
+__all__ = ["Output", "Capture", "Outcome", "CLASSES", "FAULT_CLASSES", "CRASH_CLASSES", "classify", "describe", "new_stderr",
            "first_difference", "signal_name", "MMAP_NOTE", "HEAD"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 
-from .outcome import CLASSES
 from .result import Group, Result
 
 DIFF_LINES = 12    # lines of the stdout diff -v shows
@@ -42,6 +41,9 @@ def finding_lines(g: Group, verbose: bool, r: Result) -> list[str]:
     if not verbose:
         return [line]
     out = [line, f"  reproduce: iofs fault MNT add '{f.rule}'", "  or in the tree:"]
+    if f.cls == "check":
+        out = [line, f"  reproduce: iofs fault MNT add '{f.rule}'; run the program; iofs "
+                     "restart MNT; run the check", "  or in the tree:"]
     out += ["    " + ln for ln in f.case.toml().splitlines()]
     o = f.outcome
     if o.stdout.digest != r.clean.stdout.digest:
@@ -73,8 +75,8 @@ def findings(r: Result, verbose: bool = False) -> list[str]:
 def summary(r: Result) -> list[str]:
     """The last lines: runs, time, counts per class, what else is worth knowing."""
     c = r.counts()
-    classes = ", ".join(f"{k.upper()} {c[k]}" for k in CLASSES)
-    shown = "" if set(r.only) == set(CLASSES) else f" (shown: {','.join(r.only)})"
+    classes = ", ".join(f"{k.upper()} {c[k]}" for k in r.classes)
+    shown = "" if set(r.classes) <= set(r.only) else f" (shown: {','.join(r.only)})"
     rate = f" ({r.rate():.1f} runs/s)" if r.runs and r.fault_seconds > 0 else ""
     lines = [f"sweep: {len(r.runs)} runs in {r.seconds:.1f} s{rate}: {classes}{shown}; "
              f"{c['same']} as clean" + (f"; {c['error']} could not be made" if c["error"] else "")]

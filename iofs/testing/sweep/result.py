@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cases import Case
-from .outcome import CLASSES, Outcome, classify, describe, new_stderr
+from .crash import CrashCase, what_failed
+from .outcome import CLASSES, CRASH_CLASSES, FAULT_CLASSES, Outcome, classify, describe, new_stderr
 
 
 @dataclass
@@ -108,6 +109,12 @@ class Result:
     fault_seconds: float = 0.0  # the faulted runs' part of seconds
     jobs: int = 1
     interrupted: int | None = None  # the signal that ended the sweep early
+    kind: str = "fault"  # or "crash" (sweep --crash)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The classes this kind of sweep can find."""
+        return CRASH_CLASSES if self.kind == "crash" else FAULT_CLASSES
 
     @property
     def findings(self) -> list[Finding]:
@@ -135,6 +142,11 @@ class Result:
         return self.of("hang")
 
     @property
+    def check(self) -> list[Finding]:
+        """Crash points after which the check failed (sweep --crash)."""
+        return self.of("check")
+
+    @property
     def errors(self) -> list[Run]:
         """Runs that could not be made."""
         return [r for r in self.runs if r.cls == "error"]
@@ -145,9 +157,10 @@ class Result:
         return sum(1 for r in self.runs if r.cls != "error" and r.outcome.fired == 0)
 
     def counts(self) -> dict[str, int]:
-        """Runs of each class (all classes, whatever ``only``), ``same`` and ``error``."""
+        """Runs of each class this kind of sweep finds (whatever ``only``), ``same`` and
+        ``error``."""
         c = Counter(r.cls or "same" for r in self.runs)
-        return {k: c.get(k, 0) for k in (*CLASSES, "same", "error")}
+        return {k: c.get(k, 0) for k in (*self.classes, "same", "error")}
 
     def groups(self) -> list[Group]:
         """The findings, those alike gathered, in the order of their first."""
@@ -178,9 +191,20 @@ def judge(case: Case, outcome: Outcome, clean: Outcome, stderr_stable: bool) -> 
     return run
 
 
-# How a run of each kind of case is judged against the clean run (Case.kind): the engine
-# knows no more of a case than its rules and this. A crash case (rule nth=K action=crash, then
-# a restart and a check command judged by its exit status) would bring its own.
-JUDGES = {"fault": judge}
+def judge_crash(case: CrashCase, outcome: Outcome, clean: Outcome, stderr_stable: bool) -> Run:
+    """The run of a crash case (:mod:`.crash`), judged by its CHECK's outcome: ``check`` if
+    CHECK failed, ``hang`` if it ran past the timeout, None if it passed."""
+    if outcome.error is not None:
+        return Run(case, outcome, "error", f"the run could not be made: {outcome.error}")
+    if outcome.timed_out:
+        return Run(case, outcome, "hang", "the check timed out (killed with all its processes)")
+    if outcome.exit == 0:
+        return Run(case, outcome, None)
+    return Run(case, outcome, "check", what_failed(outcome))
 
-__all__ = ["Run", "Finding", "Group", "Result", "judge", "JUDGES"]
+
+# How a run of each kind of case is judged (Case.kind): the engine knows no more of a case
+# than its rules and this.
+JUDGES = {"fault": judge, "crash": judge_crash}
+
+__all__ = ["Run", "Finding", "Group", "Result", "judge", "judge_crash", "JUDGES"]

@@ -29,6 +29,7 @@ from .. import client
 from ..mount import Mount, MountError
 from . import group
 from .cases import Case, SweepError
+from .crash import CrashCase, check_command
 from .outcome import Outcome
 from .source import SourceCopy
 
@@ -48,10 +49,16 @@ class Setup:
     cgroups: bool = True
     fresh: bool = False
     mount_args: list[str] = field(default_factory=list)
+    check: str | None = None  # sweep --crash: the shell command that judges a crash point
 
-    def clean_rule(self) -> str:
+    def clean_rules(self) -> list[str]:
+        """The rule every run has beside its case's: ``op=OPS action=ok``, which opens the
+        files it matches direct_io as a faulted run's rule will. A crash sweep has none: a
+        crash rule leaves the page cache alone (and SQLite's WAL needs it, for its mmap)."""
+        if self.check is not None:
+            return []
         where = f"path={shlex.quote(self.path)} " if self.path else ""
-        return f"{where}op={','.join(self.ops)} action=ok"
+        return [f"{where}op={','.join(self.ops)} action=ok"]
 
 
 class Worker:
@@ -141,8 +148,10 @@ class Worker:
         return Outcome.failed(why), None
 
     def _run(self, case: Case | None) -> tuple[Outcome, list[dict[str, Any]] | None]:
+        if isinstance(case, CrashCase):
+            return self._run_crash(case), None
         t0 = time.monotonic()
-        ids = self._prepare((case.rules() if case is not None else []) + [self.setup.clean_rule()])
+        ids = self._prepare((case.rules() if case is not None else []) + self.setup.clean_rules())
         assert self.mount is not None
         mnt = str(self.mount.path)
         spec = self.spec(mnt)
@@ -160,6 +169,40 @@ class Worker:
         self.runs += 1
         outcome.timings.update(prepare=t1 - t0, run=t2 - t1, collect=time.monotonic() - t2)
         return outcome, trace
+
+    def _run_crash(self, case: CrashCase) -> Outcome:
+        """The program with the crash rule, until it ends; the mount restarted from what was
+        durable at the crash; then CHECK: its outcome (the program's as ``.program``)."""
+        t0 = time.monotonic()
+        ids = self._prepare(case.rules() + self.setup.clean_rules())
+        assert self.mount is not None
+        mnt = str(self.mount.path)
+        t1 = time.monotonic()
+        program = group.run(self.spec(mnt), self.stop)
+        t2 = time.monotonic()
+        fired = _hits(client.list_rules(mnt), ids[0])
+        client.clear_rules(mnt)
+        client.restart(mnt)
+        outcome = self.check(mnt, program)
+        outcome.fired = fired
+        outcome.program = program
+        self.runs += 1
+        outcome.timings.update(prepare=t1 - t0, run=t2 - t1, check=outcome.seconds,
+                               collect=time.monotonic() - t2 - outcome.seconds)
+        return outcome
+
+    def check(self, mnt: str, program: Outcome) -> Outcome:
+        """CHECK on the mount as it is, told the program's stdout and exit status."""
+        assert self.setup.check is not None
+        stdout_file = self.base / "program.stdout"
+        stdout_file.write_bytes(program.stdout.head)
+        s = self.setup
+        env = dict(s.env, IOFS_MNT=mnt, IOFS_PROG_STDOUT=str(stdout_file),
+                   IOFS_PROG_EXIT=str(program.exit if program.exit is not None else ""))
+        spare = frozenset({self.mount.pid} if self.mount is not None and self.mount.pid else ())
+        spec = group.Spec(check_command(s.check, mnt, str(stdout_file)), env, s.cwd, mnt,
+                          s.timeout, s.cgroups, spare)
+        return group.run(spec, self.stop)
 
     def spec(self, mnt: str) -> group.Spec:
         s = self.setup

@@ -48,12 +48,14 @@ class OpenFile:
 
 
 class OpenDir:
-    """One open of a directory, and who opened it."""
+    """One open of a directory, and who opened it. ``names``: what a backend keeps between
+    the readdir calls of one listing (a host directory's names)."""
 
-    __slots__ = ("node", "td", "path", "quiet")
+    __slots__ = ("node", "td", "path", "quiet", "names")
 
     def __init__(self, node: Any, td: Td, path: str, quiet: bool) -> None:
         self.node, self.td, self.path, self.quiet = node, td, path, quiet
+        self.names: Any = None
 
 
 __all__ = ["OpenFile", "OpenDir"]

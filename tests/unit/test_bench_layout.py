@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from test_layout import MAX_FUNCTION_LINES, MAX_MODULE_LINES
+from tests.unit.test_layout import MAX_FUNCTION_LINES, MAX_MODULE_LINES
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench"
 MODULES = sorted(BENCH.glob("*.py"))

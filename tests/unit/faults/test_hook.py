@@ -68,7 +68,7 @@ def _hook(*rules: str, ring: Ring | None = None, detail: bool = False) -> tuple[
 
 def _events(ring: Ring) -> list[dict]:
     _, _, evs = ring.take(0)
-    return [as_dict(ring, ev) for ev in evs]
+    return [as_dict(ring, *ev) for ev in evs]
 
 
 def _brief(ring: Ring, *keys: str) -> list[tuple]:
@@ -341,8 +341,8 @@ def test_the_ring_keeps_every_event_in_order_with_seq_numbers():
         _run(hook.read, OpenFile(), off, 1, dev.read)
     lost, cursor, evs = ring.take(0)
     assert (lost, cursor) == (2, 5)
-    assert [as_dict(ring, ev)["offset"] for ev in evs] == [2, 3, 4]
-    assert [as_dict(ring, ev)["seq"] for ev in evs] == [2, 3, 4]
+    assert [as_dict(ring, *ev)["offset"] for ev in evs] == [2, 3, 4]
+    assert [as_dict(ring, *ev)["seq"] for ev in evs] == [2, 3, 4]
 
 
 def test_detail_records_the_uio_before_and_after_and_each_move():

@@ -78,6 +78,8 @@ GOOD = [
     ("control", '".ctl"', ".ctl"), ("control", "false", None), ("control", '"' + "c" * 255 + '"', "c" * 255),
     ("xattr", "false", False), ("durability", "true", True),
     ("max_rules", "1", 1), ("max_rules", str(1 << 20), 1 << 20),
+    ("fsync_error", '"keep"', "keep"), ("fsync_error", '"btrfs"', "btrfs"),
+    ("torn_unit", "512", 512), ("namespace_durability", '"immediate"', "immediate"),
 ]
 
 BAD = [
@@ -108,6 +110,9 @@ BAD = [
     ("durability", "1", "durability must be true or false"),
     ("max_rules", "0", "max_rules must be an integer in 1..1048576"),
     ("max_rules", "1.0", "max_rules must be an integer in 1..1048576"),
+    ("fsync_error", '"ext4"', 'fsync_error must be one of "linux", "keep", "btrfs"'),
+    ("torn_unit", "0", "torn_unit must be an integer in 1..1048576"),
+    ("namespace_durability", '"never"', 'namespace_durability must be one of "immediate", "fsync"'),
 ]
 
 
@@ -134,12 +139,12 @@ def test_an_unknown_option_names_the_known_ones():
 # ---- sections --------------------------------------------------------------------------------
 
 def test_the_sections_and_the_order_they_are_read_in():
-    assert list(SECTIONS) == ["options", "dir", "fault", "device"]
+    assert list(SECTIONS) == ["options", "dir", "file", "fault", "device"]
 
 
 @pytest.mark.parametrize("text,message", [
-    ("[devices]\n", "unknown section(s) devices (expected [options], [[device]], [[dir]], [[fault]])"),
-    ("[b]\n[a]\n", "unknown section(s) a, b (expected [options], [[device]], [[dir]], [[fault]])"),
+    ("[devices]\n", "unknown section(s) devices (expected [options], [[device]], [[dir]], [[file]], [[fault]])"),
+    ("[b]\n[a]\n", "unknown section(s) a, b (expected [options], [[device]], [[dir]], [[file]], [[fault]])"),
     ("options = 5\n", "[options] must be a table"),
     ("device = 5\n", "device must be written as [[device]] tables"),
     ('dir = "tmp"\n', "dir must be written as [[dir]] tables"),

@@ -1,0 +1,50 @@
+"""System calls of the host that Python's os module lacks: renameat2(2) with its flags, and
+the open-file limit a daemon that holds a descriptor per inode raises."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import resource
+
+RENAME_NOREPLACE = 1 << 0
+RENAME_EXCHANGE = 1 << 1
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_renameat2 = getattr(_libc, "renameat2", None)
+if _renameat2 is not None:
+    _renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                           ctypes.c_uint]
+    _renameat2.restype = ctypes.c_int
+
+
+def renameat2(old_dir: int, old: bytes, new_dir: int, new: bytes, flags: int = 0) -> None:
+    """rename ``old`` in directory fd ``old_dir`` to ``new`` in ``new_dir`` with renameat2's
+    ``flags`` (RENAME_NOREPLACE, RENAME_EXCHANGE); OSError with its errno on failure."""
+    if not flags:
+        os.rename(old, new, src_dir_fd=old_dir, dst_dir_fd=new_dir)
+        return
+    if _renameat2 is None:
+        raise OSError(errno.EINVAL, "renameat2 is not in this C library")
+    if _renameat2(old_dir, old, new_dir, new, flags) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit (to 1 Mi descriptors when the
+    hard limit is infinite: the kernel refuses more than fs.nr_open); the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft == resource.RLIM_INFINITY or soft >= want:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (ValueError, OSError):
+        return soft
+    return want
+
+
+__all__ = ["renameat2", "raise_open_files_limit", "RENAME_NOREPLACE", "RENAME_EXCHANGE"]

@@ -182,7 +182,7 @@ class Journal:
         if not blocks and f.size == self.durable_size:
             return False
         durable, size = self.durable_size, f.size
-        new_size = _torn_size(durable, size, unit, survives)
+        new_size = _torn_size(durable, size, unit, survives, blocks)
         for b in blocks:
             start = b * BLOCK
             top = min(start + BLOCK, max(new_size, size))  # the block's bytes that exist
@@ -201,15 +201,22 @@ class Journal:
         return True
 
 
-def _torn_size(durable: int, size: int, unit: int, survives: Callable[[int], bool] | None) -> int:
+def _torn_size(durable: int, size: int, unit: int, survives: Callable[[int], bool] | None,
+               blocks: list[int]) -> int:
     """The size after a crash: the durable size, or further if a unit of the grown part
-    survives (the last surviving unit's end, at most the size before the crash)."""
+    survives (the last surviving unit's end, at most the size before the crash). Only the
+    units of the unsynced ``blocks`` are drawn (a sparse file's holes are not), so only they
+    are asked."""
     if survives is None or size <= durable:
         return durable
     new = durable
-    for u in range(durable // unit, (size - 1) // unit + 1):
-        if survives(u):
-            new = max(new, min(size, (u + 1) * unit))
+    lo, hi = durable // unit, (size - 1) // unit
+    seen = -1
+    for b in blocks:
+        for u in range(max(b * BLOCK // unit, seen + 1), (b * BLOCK + BLOCK - 1) // unit + 1):
+            seen = u
+            if lo <= u <= hi and survives(u):
+                new = max(new, min(size, (u + 1) * unit))
     return new
 
 

@@ -34,17 +34,24 @@ def renameat2(old_dir: int, old: bytes, new_dir: int, new: bytes, flags: int = 0
 
 
 def raise_open_files_limit() -> int:
-    """Raise this process's soft RLIMIT_NOFILE to its hard limit (to 1 Mi descriptors when the
-    hard limit is infinite: the kernel refuses more than fs.nr_open); the soft limit now."""
+    """Raise this process's RLIMIT_NOFILE as far as it may go: both limits to fs.nr_open
+    (the kernel's ceiling) where it is allowed (root), else the soft limit to the hard one.
+    The soft limit now."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
-    if soft == resource.RLIM_INFINITY or soft >= want:
-        return soft
     try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    except (ValueError, OSError):
-        return soft
-    return want
+        with open("/proc/sys/fs/nr_open") as f:
+            ceiling = int(f.read())
+    except (OSError, ValueError):
+        ceiling = 1 << 20
+    for want in ((ceiling, ceiling), (hard, hard)):
+        if want[0] == resource.RLIM_INFINITY or want[0] <= soft and want[1] <= hard:
+            continue
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, want)
+            return want[0]
+        except (ValueError, OSError):
+            continue
+    return soft
 
 
 __all__ = ["renameat2", "raise_open_files_limit", "RENAME_NOREPLACE", "RENAME_EXCHANGE"]

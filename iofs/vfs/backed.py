@@ -55,21 +55,23 @@ def _close_open(priv: BackedOpen) -> None:
 class BackedFile(Driver):
     description = "regular file of a host directory (preadv/pwritev on the host file)"
 
-    def __init__(self, node: Any, journals: Callable[[Any], Any] | None) -> None:
+    def __init__(self, node: Any, journals: Callable[[Any], Any] | None,
+                 fd_of: Callable[[Any], int]) -> None:
         self.node = node  # the HostFile it serves (the crash plane names files by it)
         self.journals = journals  # the crash plane's journal maker, or None
+        self.fd_of = fd_of  # the node's O_PATH descriptor
         self.journal: Any = None
         self._rw = -1  # a read-write descriptor for the journal and the crash
 
     # ---- the cdevsw entry points ----
 
     def d_size(self, dev):
-        return os.fstat(self.node.fd).st_size
+        return os.fstat(self.fd_of(self.node)).st_size
 
     def d_open(self, dev, oflags, td):
         flags = os.O_RDONLY if oflags & os.O_ACCMODE == os.O_RDONLY else os.O_RDWR
         try:
-            fd = os.open(proc_path(self.node.fd), flags | os.O_CLOEXEC)
+            fd = os.open(proc_path(self.fd_of(self.node)), flags | os.O_CLOEXEC)
         except OSError as exc:
             return exc.errno or errno.EIO
         priv = BackedOpen(fd, self.journal.errseq if self.journal is not None else 0)
@@ -105,7 +107,7 @@ class BackedFile(Driver):
         try:
             if self.journals is not None:
                 self._journal().before_truncate(self, size)
-            os.truncate(proc_path(self.node.fd), size)
+            os.truncate(proc_path(self.fd_of(self.node)), size)
         except OSError as exc:
             return exc.errno or errno.EIO
         return 0
@@ -137,11 +139,11 @@ class BackedFile(Driver):
 
     @property
     def size(self) -> int:
-        return os.fstat(self.node.fd).st_size
+        return os.fstat(self.fd_of(self.node)).st_size
 
     def _fd(self) -> int:
         if self._rw < 0:
-            self._rw = os.open(proc_path(self.node.fd), os.O_RDWR | os.O_CLOEXEC)
+            self._rw = os.open(proc_path(self.fd_of(self.node)), os.O_RDWR | os.O_CLOEXEC)
         return self._rw
 
     def read_range(self, off: int, n: int) -> bytearray:

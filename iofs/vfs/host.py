@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 import stat
 from typing import Any, Callable, Iterator
 
@@ -31,11 +32,10 @@ from ..dev.driver import Device
 from ..dev.guard import call
 from ..system.hostcalls import RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2
 from .backed import BackedFile
-from .host_nodes import HostDir, HostFile, HostNode, node_class, proc_path
+from .host_nodes import O_NODE, HostDir, HostFile, HostNode, NodeFds, node_class, proc_path
 from .namespace import NAME_MAX, Attributes, AttrChanges, FsStats, fail
 from .nodes import joined
 
-O_NODE = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class HostNamespace:
@@ -49,6 +49,9 @@ class HostNamespace:
         self.numbers: dict[tuple[int, int], int] = {}  # host inode -> ours, for the mount's life
         self.live: dict[tuple[int, int], HostNode] = {}
         self.gen = 0  # bumped by every change that can change the path of a live node
+        # half the descriptors this process may open for the nodes, the rest for the opens
+        self.fds = NodeFds(resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2)
+        self.fd = self.fds.get  # a node's O_PATH descriptor
 
     # ---- nodes ----
 
@@ -68,17 +71,19 @@ class HostNamespace:
             if ino is None:
                 ino = self.mount._alloc()
         self.numbers[key] = ino
-        node = node_class(st.st_mode)(ino, fd, key, st.st_mode, parent, name)
+        node = node_class(st.st_mode)(ino, -1, key, st.st_mode, parent, name)
         self.live[key] = node
         self.mount.inodes[ino] = node
+        self.fds.add(node, fd)
         return node
 
     def _enter(self, d: HostDir, name: bytes) -> HostNode:
         """The node of entry ``name`` of ``d``: the live one of its host inode, or a new one."""
-        st = os.stat(name, dir_fd=d.fd, follow_symlinks=False)
+        dfd = self.fd(d)
+        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
         node = self.live.get((st.st_dev, st.st_ino))
         if node is None:
-            fd = os.open(name, O_NODE, dir_fd=d.fd)
+            fd = os.open(name, O_NODE, dir_fd=dfd)
             try:
                 st = os.fstat(fd)  # (what the name is now, should it have changed meanwhile)
                 node = self.live.get((st.st_dev, st.st_ino))
@@ -109,7 +114,10 @@ class HostNamespace:
         p = d.parent
         if p.pinned or self.live.get(p.key) is p:
             return p
-        return self._enter(p.parent, p.name) if p.parent is not None else d
+        if p.parent is None:
+            return d
+        d.parent = self._enter(p.parent, p.name)  # (the live node of that directory now)
+        return d.parent
 
     def forget(self, node: HostNode, nlookup: int) -> None:
         node.lookups = max(node.lookups - nlookup, 0)
@@ -122,7 +130,7 @@ class HostNamespace:
     def maybe_release(self, node: HostNode) -> None:
         """Close the node's descriptor once nothing holds it: no kernel reference, no open,
         and no unsynced change a crash would undo (its journal keeps it)."""
-        if node.pinned or node.lookups > 0 or node.opens > 0 or node.fd < 0:
+        if node.pinned or node.lookups > 0 or node.opens > 0:
             return
         dev = getattr(node, "dev", None)
         if dev is not None and dev.driver.dirty():
@@ -137,8 +145,7 @@ class HostNamespace:
         dev = getattr(node, "dev", None)
         if dev is not None:
             dev.driver.release()
-        fd, node.fd = node.fd, -1
-        os.close(fd)
+        self.fds.drop(node)
 
     def release_all(self) -> None:
         """The mount was reset: every node the kernel may still name is dropped (an open one
@@ -176,7 +183,7 @@ class HostNamespace:
     # ---- attributes ----
 
     def attributes(self, node: HostNode) -> Attributes:
-        st = os.stat(node.fd)
+        st = os.stat(self.fd(node))
         return Attributes(node.ino, st.st_mode, st.st_nlink, st.st_uid, st.st_gid, st.st_size,
                           st.st_blocks, st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns,
                           st.st_rdev, blksize=st.st_blksize)
@@ -200,7 +207,7 @@ class HostNamespace:
                 raise fail(errno.EOPNOTSUPP)
             os.chmod(where, changes.mode & 0o7777)
         if changes.atime_ns is not None or changes.mtime_ns is not None:
-            st = os.stat(node.fd)
+            st = os.stat(self.fd(node))
             times = (st.st_atime_ns if changes.atime_ns is None else changes.atime_ns,
                      st.st_mtime_ns if changes.mtime_ns is None else changes.mtime_ns)
             os.utime(where, ns=times, dir_fd=dir_fd, follow_symlinks=follow)
@@ -209,16 +216,16 @@ class HostNamespace:
         """How to reach the inode itself by path: (path, follow, dir_fd). A symbolic link by
         its name in its directory, without following it; anything else through /proc."""
         if node.is_symlink and node.parent is not None and not node.pinned:
-            return node.name, False, node.parent.fd
-        return proc_path(node.fd), True, None
+            return node.name, False, self.fd(node.parent)
+        return proc_path(self.fd(node)), True, None
 
     def readlink(self, node: HostNode) -> bytes:
         if not node.is_symlink:
             raise fail(errno.EINVAL)
-        return os.readlink(b"", dir_fd=node.fd)
+        return os.readlink(b"", dir_fd=self.fd(node))
 
     def statfs(self, node: HostNode) -> FsStats:
-        st = os.statvfs(node.fd)
+        st = os.statvfs(self.fd(node))
         return FsStats(st.f_blocks, st.f_bfree, st.f_bavail, st.f_files, st.f_ffree,
                        bsize=st.f_frsize, namemax=st.f_namemax)
 
@@ -228,7 +235,7 @@ class HostNamespace:
         if not isinstance(node, HostFile):
             raise fail(errno.ENXIO)
         if node.dev is None:
-            node.dev = Device("", BackedFile(node, self.journals), mode=0o644,
+            node.dev = Device("", BackedFile(node, self.journals, self.fd), mode=0o644,
                               limit=self.limit, regular=True)
         return node.dev
 
@@ -236,7 +243,7 @@ class HostNamespace:
 
     def _owner(self, d: HostDir, td: Td) -> tuple[int, int, bool]:
         """(uid, gid, setgid parent) of what ``td`` makes in ``d``."""
-        st = os.stat(d.fd)
+        st = os.stat(self.fd(d))
         setgid = bool(st.st_mode & stat.S_ISGID)
         return td.uid, (st.st_gid if setgid else td.gid), setgid
 
@@ -257,7 +264,7 @@ class HostNamespace:
                 os.chmod(where, mode)  # after chown: chown clears set-id bits
         except BaseException:
             try:
-                (os.rmdir if is_dir else os.unlink)(name, dir_fd=d.fd)
+                (os.rmdir if is_dir else os.unlink)(name, dir_fd=self.fd(d))
             except OSError:
                 pass
             raise
@@ -267,20 +274,20 @@ class HostNamespace:
         self._check_new(d, name)
         uid, gid, _ = self._owner(d, td)
         os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         0o600, dir_fd=d.fd))
+                         0o600, dir_fd=self.fd(d)))
         return self._made(d, name, uid, gid, mode & 0o7777)
 
     def mkdir(self, d: HostDir, name: bytes, mode: int, td: Td) -> HostNode:
         self._check_new(d, name)
         uid, gid, setgid = self._owner(d, td)
-        os.mkdir(name, 0o700, dir_fd=d.fd)
+        os.mkdir(name, 0o700, dir_fd=self.fd(d))
         return self._made(d, name, uid, gid, (mode & 0o7777) | (stat.S_ISGID if setgid else 0),
                           is_dir=True)
 
     def symlink(self, d: HostDir, name: bytes, target: bytes, td: Td) -> HostNode:
         self._check_new(d, name)
         uid, gid, _ = self._owner(d, td)
-        os.symlink(target, name, dir_fd=d.fd)
+        os.symlink(target, name, dir_fd=self.fd(d))
         return self._made(d, name, uid, gid, None)
 
     def mknod(self, d: HostDir, name: bytes, mode: int, rdev: int, td: Td) -> HostNode:
@@ -292,12 +299,12 @@ class HostNamespace:
         self._check_new(d, name)
         uid, gid, _ = self._owner(d, td)
         os.mknod(name, kind | 0o600, rdev if kind in (stat.S_IFCHR, stat.S_IFBLK) else 0,
-                 dir_fd=d.fd)
+                 dir_fd=self.fd(d))
         return self._made(d, name, uid, gid, mode & 0o7777)
 
     def link(self, node: HostNode, d: HostDir, name: bytes) -> HostNode:
         self._check_new(d, name)
-        os.link(proc_path(node.fd), name, dst_dir_fd=d.fd, follow_symlinks=True)
+        os.link(proc_path(self.fd(node)), name, dst_dir_fd=self.fd(d), follow_symlinks=True)
         node.parent, node.name, node._path_gen = d, name, -1
         return node
 
@@ -309,13 +316,13 @@ class HostNamespace:
 
     def unlink(self, d: HostDir, name: bytes) -> None:
         self._changeable(d, name)
-        os.unlink(name, dir_fd=d.fd)
+        os.unlink(name, dir_fd=self.fd(d))
 
     def rmdir(self, d: HostDir, name: bytes) -> None:
         if name == b".":
             raise fail(errno.EINVAL)
         self._changeable(d, name)
-        os.rmdir(name, dir_fd=d.fd)
+        os.rmdir(name, dir_fd=self.fd(d))
         self.gen += 1
 
     def rename(self, sd: HostDir, old: bytes, dd: HostDir, new: bytes, noreplace: bool = False,
@@ -323,11 +330,11 @@ class HostNamespace:
         self._changeable(sd, old)
         self._changeable(dd, new)
         flags = (RENAME_NOREPLACE if noreplace else 0) | (RENAME_EXCHANGE if exchange else 0)
-        renameat2(sd.fd, old, dd.fd, new, flags)
+        renameat2(self.fd(sd), old, self.fd(dd), new, flags)
         self.gen += 1
         for d, name in ((dd, new), (sd, old)) if exchange else ((dd, new),):
             try:
-                st = os.stat(name, dir_fd=d.fd, follow_symlinks=False)
+                st = os.stat(name, dir_fd=self.fd(d), follow_symlinks=False)
             except OSError:
                 continue
             moved = self.live.get((st.st_dev, st.st_ino))
@@ -341,7 +348,7 @@ class HostNamespace:
         name removed since is left out); cookies count the entries."""
         names = getattr(cursor, "names", None)
         if names is None or after <= 0:
-            fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=d.fd)
+            fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=self.fd(d))
             try:
                 found = [os.fsencode(n) for n in os.listdir(fd)]
             finally:
@@ -352,8 +359,7 @@ class HostNamespace:
         if after < 1:
             yield b".", d, 1
         if after < 2:
-            parent = self.parent_of(d)
-            yield b"..", parent if getattr(parent, "fd", 0) != -1 else d, 2
+            yield b"..", self.parent_of(d), 2
         for k in range(max(after - 2, 0), len(names)):
             try:
                 node = self.lookup(d, names[k])
@@ -364,16 +370,16 @@ class HostNamespace:
     # ---- extended attributes (the host's; a symbolic link's own through /proc) ----
 
     def getxattr(self, node: HostNode, name: bytes) -> bytes:
-        return os.getxattr(proc_path(node.fd), name)
+        return os.getxattr(proc_path(self.fd(node)), name)
 
     def setxattr(self, node: HostNode, name: bytes, value: bytes) -> None:
-        os.setxattr(proc_path(node.fd), name, value)
+        os.setxattr(proc_path(self.fd(node)), name, value)
 
     def listxattr(self, node: HostNode) -> list[bytes]:
-        return [n.encode(errors="surrogateescape") for n in os.listxattr(proc_path(node.fd))]
+        return [n.encode(errors="surrogateescape") for n in os.listxattr(proc_path(self.fd(node)))]
 
     def removexattr(self, node: HostNode, name: bytes) -> None:
-        os.removexattr(proc_path(node.fd), name)
+        os.removexattr(proc_path(self.fd(node)), name)
 
 
 __all__ = ["HostNamespace"]

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from iofs.testing import client
+from tests.support.backing import KINDS, regular_mount
 from tests.support.cli import one_line_error, run_iofs
 from tests.support.mounting import mounted
 from tests.support.processes import rss_kib, wait_for
@@ -24,9 +25,11 @@ DURABLE = '[options]\ndurability = true\n[[dir]]\npath = "tmp"\nmode = "1777"\n'
 BLOCK = 4096
 
 
-@pytest.fixture(scope="module")
-def m(tmp_path_factory):
-    with mounted(tmp_path_factory.mktemp("crash"), DURABLE) as mnt:
+@pytest.fixture(scope="module", params=KINDS)
+def m(request, tmp_path_factory):
+    """A durable mount: tmp/ in memory, or a host directory (the crash writes the durable
+    state back into it)."""
+    with regular_mount(request.param, tmp_path_factory.mktemp("crash"), DURABLE) as mnt:
         yield mnt
 
 

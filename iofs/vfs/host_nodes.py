@@ -128,7 +128,10 @@ class NodeFds:
         parent = node.parent
         if parent is None or not getattr(parent, "host", False) or not node.name:
             raise OSError(errno.ESTALE, os.strerror(errno.ESTALE))
-        fd = os.open(node.name, O_NODE, dir_fd=self.get(parent))
+        try:
+            fd = os.open(node.name, O_NODE, dir_fd=self.get(parent))
+        except FileNotFoundError:
+            raise OSError(errno.ESTALE, os.strerror(errno.ESTALE)) from None
         st = os.fstat(fd)
         if (st.st_dev, st.st_ino) != node.key:
             os.close(fd)

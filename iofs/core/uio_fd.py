@@ -44,6 +44,22 @@ def uio_preadv(fd: int, uio: Uio) -> int:
     """Read from ``fd`` at ``uio_offset`` into the uio's iovecs (see the module's text)."""
     if uio.uio_rw != UIO_READ:
         raise AssertionError(f"uio_preadv: uio_rw {uio.uio_rw!r} is not UIO_READ")
+    # inline, the request path's case: one user-space iovec holds the whole move
+    n, i, skip, off = uio.uio_resid, uio._idx, uio._skip, uio.uio_offset
+    lens = uio._lens
+    if 0 < n and i < len(lens) and n <= lens[i] - skip and 0 <= off <= OFF_MAX \
+            and uio.uio_segflg == UIO_USERSPACE and not _uio._watching:
+        seg = uio._segs[i]
+        try:
+            got = os.preadv(fd, [seg[skip:skip + n] if (skip or n != len(seg)) else seg], off)
+        except OSError as exc:
+            return exc.errno or errno.EIO
+        except _FAULTS:
+            return errno.EFAULT
+        uio._skip = skip + got
+        uio.uio_resid = n - got
+        uio.uio_offset = off + got
+        return 0
     return _transfer(fd, uio, os.preadv, "uio_preadv")
 
 
@@ -51,6 +67,21 @@ def uio_pwritev(fd: int, uio: Uio) -> int:
     """Write the uio's iovecs to ``fd`` at ``uio_offset`` (see the module's text)."""
     if uio.uio_rw != UIO_WRITE:
         raise AssertionError(f"uio_pwritev: uio_rw {uio.uio_rw!r} is not UIO_WRITE")
+    n, i, skip, off = uio.uio_resid, uio._idx, uio._skip, uio.uio_offset
+    lens = uio._lens
+    if 0 < n and i < len(lens) and n <= lens[i] - skip and 0 <= off <= OFF_MAX \
+            and uio.uio_segflg == UIO_USERSPACE and not _uio._watching:
+        seg = uio._segs[i]
+        try:
+            got = os.pwritev(fd, [seg[skip:skip + n] if (skip or n != len(seg)) else seg], off)
+        except OSError as exc:
+            return exc.errno or errno.EIO
+        except _FAULTS:
+            return errno.EFAULT
+        uio._skip = skip + got
+        uio.uio_resid = n - got
+        uio.uio_offset = off + got
+        return 0
     return _transfer(fd, uio, os.pwritev, "uio_pwritev")
 
 

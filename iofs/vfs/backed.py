@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from ..core.uio import uio_trim_to_limit
 from ..core.uio_fd import uio_preadv, uio_pwritev
-from ..dev.cdevpriv import devfs_get_cdevpriv, devfs_set_cdevpriv
+from ..dev.cdevpriv import current_file, devfs_get_cdevpriv, devfs_set_cdevpriv
 from ..dev.driver import IO_APPEND, Driver
 from ..durability.journal import OpenView
 from .host_nodes import proc_path
@@ -46,12 +46,6 @@ class BackedOpen(OpenView):
         self.fd = fd
 
 
-def _close_open(priv: BackedOpen) -> None:
-    fd, priv.fd = priv.fd, -1
-    if fd >= 0:
-        os.close(fd)
-
-
 class BackedFile(Driver):
     description = "regular file of a host directory (preadv/pwritev on the host file)"
 
@@ -62,6 +56,7 @@ class BackedFile(Driver):
         self.fd_of = fd_of  # the node's O_PATH descriptor
         self.journal: Any = None
         self._rw = -1  # a read-write descriptor for the journal and the crash
+        self.fds: list[int] = []  # the host descriptors of its opens
 
     # ---- the cdevsw entry points ----
 
@@ -75,19 +70,34 @@ class BackedFile(Driver):
         except OSError as exc:
             return exc.errno or errno.EIO
         priv = BackedOpen(fd, self.journal.errseq if self.journal is not None else 0)
-        error = devfs_set_cdevpriv(priv, _close_open)
+        error = devfs_set_cdevpriv(priv, self._closed)
         if error:
             os.close(fd)
+        else:
+            self.fds.append(fd)
         return error
 
+    def _closed(self, priv: BackedOpen) -> None:
+        """The cdevpriv destructor: the open's host descriptor closed."""
+        fd, priv.fd = priv.fd, -1
+        if fd >= 0:
+            self.fds.remove(fd)
+            os.close(fd)
+
+    def open_fd(self) -> int:
+        """A descriptor of the host file open now (fgetxattr on it is cheaper than a path
+        through /proc), or -1."""
+        return self.fds[-1] if self.fds else self._rw
+
     def d_read(self, dev, uio, ioflag):
-        error, priv = devfs_get_cdevpriv()
-        return error or uio_preadv(priv.fd, uio)
+        # devfs_get_cdevpriv, inline (every read): the open's host descriptor
+        priv = current_file.get().cdevpriv
+        return uio_preadv(priv.fd, uio) if priv is not None else errno.EBADF
 
     def d_write(self, dev, uio, ioflag):
-        error, priv = devfs_get_cdevpriv()
-        if error:
-            return error
+        priv = current_file.get().cdevpriv
+        if priv is None:
+            return errno.EBADF
         if ioflag & IO_APPEND:
             uio.uio_offset = os.fstat(priv.fd).st_size
         error, excess = uio_trim_to_limit(uio)

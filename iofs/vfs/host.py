@@ -224,6 +224,14 @@ class HostNamespace:
             raise fail(errno.EINVAL)
         return os.readlink(b"", dir_fd=self.fd(node))
 
+    def fsync_dir(self, d: HostDir) -> None:
+        """fsync(2) of the host directory: its entries durable on the host's disk."""
+        fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=self.fd(d))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     def statfs(self, node: HostNode) -> FsStats:
         st = os.statvfs(self.fd(node))
         return FsStats(st.f_blocks, st.f_bfree, st.f_bavail, st.f_files, st.f_ffree,
@@ -369,8 +377,15 @@ class HostNamespace:
 
     # ---- extended attributes (the host's; a symbolic link's own through /proc) ----
 
+    def _xattr_target(self, node: HostNode) -> Any:
+        """An open descriptor of the node's file if it has one (the kernel asks for
+        security.capability before each write(2): of a file open for it), else its /proc path."""
+        dev = getattr(node, "dev", None)
+        fd = dev.driver.open_fd() if dev is not None else -1
+        return fd if fd >= 0 else proc_path(self.fd(node))
+
     def getxattr(self, node: HostNode, name: bytes) -> bytes:
-        return os.getxattr(proc_path(self.fd(node)), name)
+        return os.getxattr(self._xattr_target(node), name)
 
     def setxattr(self, node: HostNode, name: bytes, value: bytes) -> None:
         os.setxattr(proc_path(self.fd(node)), name, value)

@@ -94,6 +94,13 @@ class MountNamespace(MemoryNamespace):
     def readlink(self, node: Any) -> bytes:
         return self.host.readlink(node) if node.host else super().readlink(node)
 
+    def synced(self, node: Any) -> None:
+        if node.host:
+            if node.is_dir:
+                self.host.fsync_dir(node)  # (a file's own fsync went to the host in d_fsync)
+        else:
+            super().synced(node)
+
     def statfs(self) -> FsStats:
         return self.host.statfs(self.root) if self.root.host else super().statfs()
 

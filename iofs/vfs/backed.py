@@ -100,6 +100,15 @@ class BackedFile(Driver):
             return errno.EBADF
         if ioflag & IO_APPEND:
             uio.uio_offset = os.fstat(priv.fd).st_size
+        limit = uio.uio_limit
+        if limit is not None and uio.uio_offset + uio.uio_resid > limit:
+            return self._write_limited(priv, uio)  # (the read/write path cut it short already)
+        if self.journals is not None:
+            self._journal().before_write(self, uio.uio_offset, uio.uio_resid)
+        return uio_pwritev(priv.fd, uio)
+
+    def _write_limited(self, priv: BackedOpen, uio: Any) -> int:
+        """A write crossing uio_limit (an append past it): EFBIG, or cut short at it."""
         error, excess = uio_trim_to_limit(uio)
         if error:
             return error

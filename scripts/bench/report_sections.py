@@ -159,7 +159,9 @@ def _backed(b: dict[str, Any]) -> list[str]:
              "no xattr/bare", "iofs-backed-wb/bare-pass": "wb/bare"}
     out = [f"### backed: a host directory through iofs (`--source`), a bare pyfuse3 passthrough "
            f"and the backing tmpfs itself (MB/s; {human(b['file_size'])} files, medians of "
-           f"{b['reps']} interleaved rounds{_pin_note(b)})", "",
+           f"{b['reps']} interleaved rounds"
+           + (f"; fio and the daemons pinned to CPU {b['pinned_cpu']}"
+              if b.get("pinned_cpu") is not None else "") + ")", "",
            "| fio | " + " | ".join(heads[c] for c in cols) + " | "
            + " | ".join(rhead[q] for q in ratios) + " |",
            "|---|" + "---:|" * (len(cols) + len(ratios))]

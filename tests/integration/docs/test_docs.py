@@ -92,9 +92,11 @@ def _workdir(doc: Doc, tmp: Path) -> Path:
 
 
 def _env(work: Path) -> dict[str, str]:
+    """The document's directory on PYTHONPATH (its drivers), then this checkout (the iofs the
+    sessions run, whatever the interpreter has installed)."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    env["PYTHONPATH"] = str(work)
+    env["PYTHONPATH"] = f"{work}{os.pathsep}{REPO}"
     return env
 
 

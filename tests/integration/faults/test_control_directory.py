@@ -101,7 +101,7 @@ def test_control_dir_is_sealed(m):
     assert errno_of(os.rename, ctl, m / "elsewhere") == errno.EPERM
     assert errno_of(os.rmdir, ctl) in (errno.EPERM, errno.ENOTEMPTY)
     assert errno_of(os.link, ctl / "faults", m / "tmp" / "stolen") == errno.EPERM
-    assert sorted(os.listdir(ctl)) == ["faults", "trace"]
+    assert sorted(os.listdir(ctl)) == ["faults", "reset", "trace"]
 
 
 def test_control_dir_is_refused_to_other_users(tmp_path, public_dir):

@@ -16,6 +16,14 @@
     path = "tmp"
     mode = "1777"
 
+    [[dir]]
+    path = "data"
+    source = "/var/lib/app"  # a host directory served here (iofs.vfs.host); --source: the root
+
+    [[file]]                 # a regular file in memory, made at mount: content or source
+    path = "input"
+    source = "/host/file"
+
     [[fault]]                # a fault rule, active from the mount on (iofs.faults.rules)
     path = "tmp/*.log"
     op = ["write"]

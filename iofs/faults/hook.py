@@ -105,12 +105,15 @@ class Hook:
                     return result
             result = await serve()
         except OSError as exc:
-            self.record(op, path, td, comm, None, None, 0, exc.errno or errno.EIO, t0, rule)
+            if self.ring is not None:  # (record, inline: the kernel's getxattr probe before
+                # every write(2) fails this way, with ENODATA)
+                self.ring.add(op, path, td, comm, None, None, 0, exc.errno or errno.EIO, t0, rule)
             raise
         except BaseException:
             self.record(op, path, td, comm, None, None, 0, errno.EIO, t0, rule)
             raise
-        self.record(op, path, td, comm, None, None, 0, 0, t0, rule)
+        if self.ring is not None:
+            self.ring.add(op, path, td, comm, None, None, 0, 0, t0, rule)
         return result
 
     # ---- the data path ----

@@ -147,17 +147,21 @@ def _matches(e: dict[str, Any], path: str | None, op: str | None) -> bool:
 
 @pytest.fixture
 def iofs_mount_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., IofsMount]]:
-    """``iofs_mount_factory(config=None, **options)`` mounts a tree and returns its handle
-    (:class:`IofsMount`). ``config`` is a path to a TOML file, TOML text, or a dict of the
-    TOML's tables; ``options`` go into its ``[options]`` (``durability=True``,
+    """``iofs_mount_factory(config=None, source=None, **options)`` mounts a tree and returns
+    its handle (:class:`IofsMount`). ``config`` is a path to a TOML file, TOML text, or a dict
+    of the TOML's tables; ``source`` a host directory the whole mount serves (``iofs mount
+    --source``: its files through the uio path, with faults, trace and crash; ``config`` then
+    gives options and faults only); ``options`` go into ``[options]`` (``durability=True``,
     ``writeback_cache=True``, ...), except ``allow_other=True``, which lets other users in.
     Call it as often as the test needs: every mount is unmounted at teardown."""
     handles: list[IofsMount] = []
 
-    def factory(config: str | Path | dict | None = None, **options: Any) -> IofsMount:
+    def factory(config: str | Path | dict | None = None, source: str | Path | None = None,
+                **options: Any) -> IofsMount:
         allow_other = bool(options.pop("allow_other", False))
-        text = config_text(config, options)
-        mount = Mount(tmp_path_factory.mktemp("iofs"), text, allow_other=allow_other)
+        text = config_text(config, options, empty=source is not None)
+        args = ["--source", str(Path(source).resolve())] if source is not None else []
+        mount = Mount(tmp_path_factory.mktemp("iofs"), text, allow_other=allow_other, args=args)
         try:
             mount.start()
         except MountError as exc:

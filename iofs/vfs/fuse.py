@@ -208,7 +208,11 @@ class IofsOperations(pyfuse3.Operations):
 
     def _entry(self, node: Any) -> pyfuse3.EntryAttributes:
         """Attributes for a reply that hands the kernel a new lookup reference."""
-        attr = self._attr(self.ns.attributes(node))
+        try:
+            attr = self._attr(self.ns.attributes(node))
+        except BaseException:
+            self.ns.forget(node.ino, 0)  # not handed to the kernel: free it if unheld
+            raise
         self.ns.remember(node)
         return attr
 
@@ -370,8 +374,9 @@ class IofsOperations(pyfuse3.Operations):
     @handler("readdir", DIR)
     async def readdir(self, fh: int, start_id: int, token: Any) -> None:
         d = self.opens.dir(fh)
-        for name, node, cookie in self.ns.listing(d.node, start_id):
+        for name, node, cookie in self.ns.listing(d.node, start_id, d):
             if not pyfuse3.readdir_reply(token, name, self._attr(self.ns.attributes(node)), cookie):
+                self.ns.forget(node.ino, 0)  # not handed to the kernel: free it if unheld
                 return
             if cookie > 2:  # "." and ".." carry no lookup reference
                 self.ns.remember(node)
@@ -390,7 +395,11 @@ class IofsOperations(pyfuse3.Operations):
     async def create(self, parent_inode: int, name: bytes, mode: int, flags: int,
                      td: Td) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
         node = self.ns.create(parent_inode, name, mode & ~td.umask, td)
-        fh, of = await self.opens.open(node, flags & ~os.O_TRUNC, td)
+        try:
+            fh, of = await self.opens.open(node, flags & ~os.O_TRUNC, td)
+        except BaseException:
+            self.ns.forget(node.ino, 0)  # the name stays; what only this reply held goes
+            raise
         return self._file_info(fh, of), self._entry(node)
 
     @handler("mknod", ENTRY)

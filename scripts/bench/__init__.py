@@ -49,6 +49,11 @@ shows medians, and ratios are medians of the per-round ratios:
   baseline checkout's own sweep, over the whole command; the new one's per-run overhead beyond
   the program's own time, in parts; and ``--jobs 2`` against ``--jobs 1`` on a program that
   mostly waits.
+* backed: a host directory served by iofs (``iofs mount --source``; also with ``xattr =
+  false`` and with ``writeback_cache``) beside a bare pyfuse3 passthrough
+  (``bare_passthrough.py``) and the backing tmpfs itself: fio psync sequential write and read
+  at 4k, 128k, 1m and random read at 4k, 64 MiB files, interleaved rounds, pinned; and the
+  daemon's peak RSS while 4 GiB are written through a backed mount.
 
 Output: markdown on stdout, ``--json FILE`` the raw numbers, ``--plot FILE.png`` a bar chart
 (needs matplotlib: ``pip install -e '.[plot]'``). ``--quick`` shrinks everything to a smoke run
@@ -59,6 +64,7 @@ Modules: ``common`` (constants, units), ``settings``, ``mounts`` (iofs through t
 ``iofs.testing.mount.Mount``) and ``others`` (bare, example, tmpfs), ``measure`` (dd, fio,
 /proc, CPU affinity), ``stats``, ``control`` (the control files and the trace), ``runner``
 (rounds, pinning, the mounts of a run), one module per section (``dd``, ``fio``, ``hook``,
-``durability``, ``xattr``, ``sweep``, ``memory``, ``uiomove``), ``targets``, ``baseline`` (the new/base
+``durability``, ``xattr``, ``sweep``, ``backed``, ``memory``, ``uiomove``), ``targets``,
+``baseline`` (the new/base
 ratios), ``report`` and ``report_sections`` (markdown), ``plot`` and ``cli``.
 """

@@ -177,8 +177,40 @@ def _sweep(w: dict[str, Any]) -> list[str]:
     return out
 
 
+def _backed(b: dict[str, Any]) -> list[str]:
+    """MB/s of each backed column, the ratios between them, and the daemon's peak RSS."""
+    heads = {"iofs-backed": "iofs backed", "iofs-backed-noxattr": "xattr = false",
+             "iofs-backed-wb": "writeback_cache", "bare-pass": "bare passthrough",
+             "backing": "backing tmpfs"}
+    cols = [c for c in b["columns"] if any(r["median"].get(c) for r in b["rows"])]
+    ratios = [q for q in ("iofs-backed/bare-pass", "iofs-backed/backing", "bare-pass/backing",
+                          "iofs-backed-noxattr/bare-pass", "iofs-backed-wb/bare-pass")
+              if any(r["ratio"].get(q) for r in b["rows"])]
+    rhead = {"iofs-backed/bare-pass": "backed/bare", "iofs-backed/backing": "backed/backing",
+             "bare-pass/backing": "bare/backing", "iofs-backed-noxattr/bare-pass":
+             "no xattr/bare", "iofs-backed-wb/bare-pass": "wb/bare"}
+    out = [f"### backed: a host directory through iofs (`--source`), a bare pyfuse3 passthrough "
+           f"and the backing tmpfs itself (MB/s; {human(b['file_size'])} files, medians of "
+           f"{b['reps']} interleaved rounds"
+           + (f"; fio and the daemons pinned to CPU {b['pinned_cpu']}"
+              if b.get("pinned_cpu") is not None else "") + ")", "",
+           "| fio | " + " | ".join(heads[c] for c in cols) + " | "
+           + " | ".join(rhead[q] for q in ratios) + " |",
+           "|---|" + "---:|" * (len(cols) + len(ratios))]
+    for r in b["rows"]:
+        out.append(f"| {r['test'][4:]} | " + " | ".join(fmt(r["median"].get(c)) for c in cols)
+                   + " | " + " | ".join(fmt(r["ratio"].get(q), 3) for q in ratios) + " |")
+    rss = b.get("rss") or {}
+    if rss.get("peak_rss_kib"):
+        out += ["", f"Peak RSS of a backed mount's daemon writing {human(rss['bytes'])} through "
+                f"it (durability off): {rss['peak_rss_kib'] / 1024:.1f} MiB "
+                f"({fmt(rss.get('mb_s'))} MB/s)."]
+    out.append("")
+    return out
+
+
 def sections(result: dict[str, Any]) -> list[str]:
-    """The hook, durability, xattr and sweep tables (those that ran)."""
+    """The hook, durability, xattr, sweep and backed tables (those that ran)."""
     out: list[str] = []
     h = result.get("hook")
     if h and h["rows"]:
@@ -192,4 +224,7 @@ def sections(result: dict[str, Any]) -> list[str]:
     w = result.get("sweep")
     if w:
         out += _sweep(w)
+    b = result.get("backed")
+    if b and b["rows"]:
+        out += _backed(b)
     return out

@@ -30,6 +30,15 @@ def targets(result: dict[str, Any]) -> list[dict]:
     _hook_durability(out, result)
     _sweep(out, result.get("sweep"))
     full = not result["settings"]["quick"]
+    b = result.get("backed") or {}
+    for r in b.get("rows", []):
+        out.add(f"backed {r['test']}: iofs backed / bare passthrough",
+                r["ratio"].get("iofs-backed/bare-pass"), ">=", 0.90)
+    rss = b.get("rss") or {}
+    if rss:
+        kib = rss.get("peak_rss_kib")
+        out.add(f"iofs peak RSS writing {human(rss['bytes'])} through a backed mount (MiB)",
+                kib / 1024 if kib else None, "<", 100, full)
     for r in result["memory"]:
         if r["fs"] != "iofs":
             continue

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -50,19 +48,10 @@ def _cgroups() -> bool:
 
 
 def check_source(source: str | os.PathLike) -> str:
-    """``--source DIR``: an existing directory, and an ``iofs mount`` that takes --source."""
+    """``--source DIR``: an existing directory (its absolute path); SweepError otherwise."""
     path = os.path.abspath(source)
     if not os.path.isdir(path):
         raise SweepError(f"--source {source}: not a directory", usage=True)
-    # TODO(backed-source): `iofs mount --source DIR` comes with the backed-directory branch;
-    # until it is merged this refuses --source in one line (the copy and its restore between
-    # runs, .source.SourceCopy, are done and tested; the sweep of a real DIR is tested once
-    # the mount takes --source: tests/integration/sweep/test_classes.py).
-    res = subprocess.run([sys.executable, "-m", "iofs", "mount", "--help"], capture_output=True,
-                         text=True, timeout=60)
-    if "--source" not in res.stdout:
-        raise SweepError("--source: this iofs cannot mount a host directory (iofs mount has no "
-                         "--source)", usage=True)
     return path
 
 

@@ -13,6 +13,8 @@ rounds.
   the same rules, on a mount of the same tree.
 * ``--jobs 2`` against ``--jobs 1`` on a program that mostly waits (M reads, 30 ms of sleep
   after each): faulted runs per second of each.
+* ``--crash``: the cost of a crash point beyond the program's and the checker's own time
+  (:mod:`.crash_points`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 from iofs.testing import client
 
+from . import crash_points
 from .common import REPO, BenchError, log
 from .mounts import checkout_env, mount_iofs
 from .runner import Runner
@@ -216,5 +219,10 @@ def run(r: Runner) -> dict[str, Any]:
         program_s = None
     out["overhead"] = _overhead(docs, program_s)
     out["jobs"] = _jobs(r, work, prog, r.s.sweep_wait_reads)
+    try:
+        out["crash"] = crash_points.run(r, work, lambda args: _sweep(r, REPO, args, work)["json"])
+    except (BenchError, OSError, subprocess.SubprocessError, client.ControlError,
+            ValueError, KeyError) as exc:
+        r.error(f"sweep --crash: {exc}")
     shutil.rmtree(work, ignore_errors=True)
     return out

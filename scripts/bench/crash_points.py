@@ -11,16 +11,14 @@ run directly): what the rule, the crash, the restart and the spawning of CHECK a
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from iofs.testing import client
 
-from .common import REPO, BenchError
+from .common import REPO, BenchError, program
 from .mounts import mount_iofs
 from .runner import Runner
 from .stats import median
@@ -55,18 +53,6 @@ TREE = '[options]\ndurability = true\n\n[[dir]]\npath = "tmp"\nmode = "1777"\n'
 CHECK = "true"
 
 
-def _program(work: Path) -> list[str]:
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is not None:
-        (work / "log.c").write_text(PROGRAM)
-        res = subprocess.run([cc, "-O2", "-o", str(work / "log"), str(work / "log.c")],
-                             capture_output=True, text=True, timeout=120)
-        if res.returncode == 0:
-            return [str(work / "log")]
-    (work / "log.py").write_text(PY_PROGRAM)
-    return [sys.executable, str(work / "log.py")]
-
-
 def _own_times(r: Runner, prog: list[str], records: int, rounds: int) -> tuple[float, float]:
     """Medians of the program's wall time on a mount of the tree (its file removed before each
     run, the crash sweep's clean rule in place) and of CHECK's."""
@@ -88,10 +74,10 @@ def _own_times(r: Runner, prog: list[str], records: int, rounds: int) -> tuple[f
         fs.close()
 
 
-def run(r: Runner, work: Path, sweep_json) -> dict[str, Any]:
+def run(r: Runner, work: Path, sweep_json: Callable[[list[str]], dict | None]) -> dict[str, Any]:
     """Per crash point: the sweep's time, the program's, CHECK's, and the overhead (seconds).
     ``sweep_json(args)`` runs this checkout's ``iofs sweep`` with ``args`` and returns its JSON."""
-    prog = _program(work)
+    prog = program(work, "log", PROGRAM, PY_PROGRAM)
     records = r.s.crash_records
     (work / "crash-tree.toml").write_text(TREE)
     per_run: list[float] = []

@@ -20,8 +20,7 @@ def cmd_crash(args: argparse.Namespace) -> int:
         seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
         print(f"torn crash, seed {seed}", file=sys.stderr)
     mountpoint = iofs_mount(args.mountpoint)
-    for path in client_call(client.crash, mountpoint, seed, args.control):
-        print(path)
+    _say(f"{path}\n" for path in client_call(client.crash, mountpoint, seed, args.control))
     return 0
 
 
@@ -33,9 +32,16 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 def cmd_unsynced(args: argparse.Namespace) -> int:
     mountpoint = iofs_mount(args.mountpoint)
-    for n, path in client_call(client.unsynced, mountpoint, args.control):
-        print(f"{n}\t{path}")
+    _say(f"{n}\t{path}\n" for n, path in client_call(client.unsynced, mountpoint, args.control))
     return 0
+
+
+def _say(lines: Any) -> None:
+    """Lines naming files, as the names' bytes: a name need not be UTF-8."""
+    sys.stdout.flush()
+    for line in lines:
+        sys.stdout.buffer.write(line.encode("utf-8", "surrogateescape"))
+    sys.stdout.buffer.flush()
 
 
 def register(sub: Any) -> None:

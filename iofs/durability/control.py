@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from ..core.uio import uiomove, uiomove_frombuf
 from ..dev.cdevpriv import devfs_get_cdevpriv, devfs_set_cdevpriv
@@ -38,6 +38,12 @@ class CrashFile(Driver):
         if error:
             return error
         words = buf.decode(errors="replace").split()
+        try:
+            return await self._command(dev, words, buf)
+        except OSError as exc:  # a file the crash could not put back: said in the log
+            return exc.errno or errno.EIO
+
+    async def _command(self, dev: Any, words: list[str], buf: bytearray) -> int:
         if words == ["restart"]:
             await self.restart()
             log.info("restart: serving again")
@@ -56,7 +62,7 @@ class CrashFile(Driver):
                  "" if seed is None else f" (torn, seed {seed})", len(changed))
         error, state = devfs_get_cdevpriv()
         if not error:
-            state[0], state[1] = "".join(f"{p}\n" for p in changed).encode(), 0
+            state[0], state[1] = "".join(f"{p}\n" for p in changed).encode("utf-8", "surrogateescape"), 0
         return 0
 
     def d_read(self, dev, uio, ioflag):
@@ -80,7 +86,7 @@ class UnsyncedFile(Driver):
 
     def d_open(self, dev, oflags, td):
         text = "".join(f"{n} {p}\n" for p, n in self.durability.unsynced())
-        return devfs_set_cdevpriv(text.encode())
+        return devfs_set_cdevpriv(text.encode("utf-8", "surrogateescape"))
 
     def d_read(self, dev, uio, ioflag):
         error, text = devfs_get_cdevpriv()

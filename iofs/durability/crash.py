@@ -15,11 +15,15 @@ With ``namespace_durability = "fsync"`` it also undoes the namespace changes not
 
 from __future__ import annotations
 
+import errno
+import logging
 import random
 from typing import Any, Awaitable, Callable, Protocol
 
 from .journal import BLOCK, Journal, OpenView
 from .names import NameChanges
+
+log = logging.getLogger("iofs")
 
 Locate = Callable[[Any], "tuple[int, str] | None"]  # a file -> (inode, path), None if gone
 
@@ -42,6 +46,9 @@ class Durability:
         self.torn_unit = torn_unit
         self.names: NameChanges | None = None  # namespace changes a crash undoes ("fsync")
         self.stale_entries: list[tuple[int, bytes]] = []  # what the kernel must forget
+        # the files the last crash could not put back (the host's ENOSPC, EIO...), with how
+        # each was to be torn: the mount may not serve again until they are (:meth:`finish`)
+        self.pending: list[tuple[int, str, Any, Any]] = []
         self._journals: dict[Journal, Any] = {}
 
     def journal(self, file: Any) -> Journal:
@@ -86,6 +93,8 @@ class Durability:
         changed = self.crash_now(seed)
         await self.forget_stale()
         await self.kernel.invalidate([ino for ino, _ in changed])
+        if self.pending:
+            raise OSError(errno.EIO, "the crash could not put every file back (see the log)")
         return [path for _, path in changed]
 
     async def forget_stale(self) -> None:
@@ -104,15 +113,41 @@ class Durability:
             self.stale_entries += self.names.crash()
         rng = random.Random(seed) if seed is not None else None
         unit = self.torn_unit
-        changed = []
+        plan = []
         for ino, path, f in self.files():
             survives = keep(f) if keep is not None else None
             if rng is not None:
                 draws = {u: rng.random() < 0.5 for u in _units(f.journal.unsynced_blocks(f), unit)}
                 survives = lambda u, d=draws: d.get(u, False)  # noqa: E731
-            if f.journal.revert(f, survives, unit):
-                self.changed(f)
-                changed.append((ino, path))
+            plan.append((ino, path, f, survives))
+        self.pending = []
+        changed = self._revert_all(plan)
+        if self.pending:  # e.g. ENOSPC regrowing a file before another was cut: once more
+            changed += self._revert_all(self.pending)
+        return changed
+
+    def finish(self) -> bool:
+        """Put back the files the last crash could not (another try); whether none is left."""
+        if self.pending:
+            self._revert_all(self.pending)
+        return not self.pending
+
+    def _revert_all(self, plan: list[tuple[int, str, Any, Any]]) -> list[tuple[int, str]]:
+        """Revert each file of ``plan`` (inode, path, file, survives); those whose host refused
+        go to :attr:`pending`, logged (a revert that failed left its journal whole, so a later
+        one starts over). The (inode, path) of the files changed."""
+        changed, failed = [], []
+        for item in plan:
+            ino, path, f, survives = item
+            try:
+                if f.journal.revert(f, survives, self.torn_unit):
+                    self.changed(f)
+                    changed.append((ino, path))
+            except OSError as exc:
+                log.error("crash: %s could not be put back to its durable state: %s", path,
+                          exc.strerror or exc)
+                failed.append(item)
+        self.pending = failed
         return changed
 
 

@@ -72,7 +72,7 @@ def _read_all(fd: int) -> str:
     while True:
         chunk = os.read(fd, 1 << 16)
         if not chunk:
-            return b"".join(chunks).decode()
+            return b"".join(chunks).decode("utf-8", "surrogateescape")
         chunks.append(chunk)
 
 
@@ -185,7 +185,7 @@ def unsynced(mountpoint: str | os.PathLike, control: str = DEFAULT_NAME) -> list
     if not path.exists():
         raise ControlError(f"{mountpoint} was not mounted with [options] durability = true")
     out = []
-    for line in path.read_text().splitlines():
+    for line in path.read_bytes().decode("utf-8", "surrogateescape").splitlines():
         n, _, p = line.partition(" ")
         out.append((int(n), p))
     return out

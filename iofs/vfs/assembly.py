@@ -12,6 +12,7 @@ Files open across a reset keep their old node until closed, as an unlinked file 
 
 from __future__ import annotations
 
+import errno
 import logging
 import random
 import stat
@@ -151,8 +152,13 @@ class Filesystem:
 
     async def restart(self) -> None:
         """After a crash point: serve again, from the durable state of the crash (the kernel's
-        caches of every regular file dropped first)."""
+        caches of every regular file dropped first). OSError(EIO) while a file the crash could
+        not put back (the host's ENOSPC, say) still cannot be: serving would show a state no
+        disk could hold."""
         if self.durability is not None:
+            if not self.durability.finish():
+                log.error("restart refused: the crash left files it could not put back")
+                raise OSError(errno.EIO, "the crash could not put every file back (see the log)")
             await self.durability.forget_stale()
             await self.kernel.invalidate([ino for ino, _, _ in self.durability.files()])
         self.hook.down = False

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from ..core.uio import uio_trim_to_limit
 from ..core.uio_fd import uio_preadv, uio_pwritev
@@ -55,7 +56,6 @@ class BackedFile(Driver):
         self.journals = journals  # the crash plane's journal maker, or None
         self.fd_of = fd_of  # the node's O_PATH descriptor
         self.journal: Any = None
-        self._rw = -1  # a read-write descriptor for the journal and the crash
         self.fds: list[int] = []  # the host descriptors of its opens
 
     # ---- the cdevsw entry points ----
@@ -87,7 +87,7 @@ class BackedFile(Driver):
     def open_fd(self) -> int:
         """A descriptor of the host file open now (fgetxattr on it is cheaper than a path
         through /proc), or -1."""
-        return self.fds[-1] if self.fds else self._rw
+        return self.fds[-1] if self.fds else -1
 
     def d_read(self, dev, uio, ioflag):
         # devfs_get_cdevpriv, inline (every read): the open's host descriptor
@@ -160,48 +160,55 @@ class BackedFile(Driver):
     def size(self) -> int:
         return os.fstat(self.fd_of(self.node)).st_size
 
-    def _fd(self) -> int:
-        if self._rw < 0:
-            self._rw = os.open(proc_path(self.fd_of(self.node)), os.O_RDWR | os.O_CLOEXEC)
-        return self._rw
+    @contextmanager
+    def _rw(self) -> Iterator[int]:
+        """A read-write descriptor of the host file for one journal or crash step, closed after
+        it: a crash over thousands of unsynced files must not hold a descriptor for each (the
+        files' own O_PATH descriptors are the node budget's, host_nodes.NodeFds)."""
+        fd = os.open(proc_path(self.fd_of(self.node)), os.O_RDWR | os.O_CLOEXEC)
+        try:
+            yield fd
+        finally:
+            os.close(fd)
 
     def read_range(self, off: int, n: int) -> bytearray:
         """The host file's bytes [off, off+n), what lies past its end as zeros."""
         out = bytearray(n)
-        view, fd, done = memoryview(out), self._fd(), 0
-        while done < n:
-            got = os.preadv(fd, [view[done:]], off + done)
-            if got <= 0:
-                break
-            done += got
+        view, done = memoryview(out), 0
+        with self._rw() as fd:
+            while done < n:
+                got = os.preadv(fd, [view[done:]], off + done)
+                if got <= 0:
+                    break
+                done += got
         return out
 
     def write_range(self, off: int, data: bytes) -> None:
-        view, fd, done = memoryview(data), self._fd(), 0
-        while done < len(view):
-            done += os.pwrite(fd, view[done:], off + done)
+        view, done = memoryview(data), 0
+        with self._rw() as fd:
+            while done < len(view):
+                done += os.pwrite(fd, view[done:], off + done)
 
     def set_size(self, size: int) -> None:
-        os.ftruncate(self._fd(), size)
+        os.truncate(proc_path(self.fd_of(self.node)), size)
 
     def held_spans(self) -> list[tuple[int, int]]:
         """The host file's data ranges [start, end), from SEEK_DATA/SEEK_HOLE."""
-        fd, spans, pos = self._fd(), [], 0
-        while True:
-            try:
-                start = os.lseek(fd, pos, SEEK_DATA)
-            except OSError as exc:
-                if exc.errno == errno.ENXIO:
-                    return spans
-                raise
-            pos = os.lseek(fd, start, SEEK_HOLE)
-            spans.append((start, pos))
+        spans: list[tuple[int, int]] = []
+        pos = 0
+        with self._rw() as fd:
+            while True:
+                try:
+                    start = os.lseek(fd, pos, SEEK_DATA)
+                except OSError as exc:
+                    if exc.errno == errno.ENXIO:
+                        return spans
+                    raise
+                pos = os.lseek(fd, start, SEEK_HOLE)
+                spans.append((start, pos))
 
     def release(self) -> None:
-        """The node is gone: its descriptor and journal go with it."""
-        fd, self._rw = self._rw, -1
-        if fd >= 0:
-            os.close(fd)
+        """The node is gone: its journal goes with it."""
         if self.journal is not None:
             self.journal.close()
             self.journal = None

@@ -115,6 +115,10 @@ class NodeFds:
     def __init__(self, budget: int) -> None:
         self.budget = max(budget, 2 * KEEP_NEWEST)
         self.hot: OrderedDict[HostNode, None] = OrderedDict()  # least recently used first
+        # after a walk that could not get down to its target (every node held: open, or with
+        # unsynced changes), the next waits until the list has grown by an eighth: each node
+        # added costs O(1) walked nodes, amortized, not a walk of them all
+        self.retry_at = 0
 
     def get(self, node: HostNode) -> int:
         """The node's descriptor (used now: the last to be given back)."""
@@ -142,7 +146,7 @@ class NodeFds:
     def add(self, node: HostNode, fd: int) -> None:
         node.fd = fd
         self.hot[node] = None
-        if len(self.hot) > self.budget:
+        if len(self.hot) > self.budget and len(self.hot) >= self.retry_at:
             self._give_back()
 
     def drop(self, node: HostNode) -> None:
@@ -168,6 +172,7 @@ class NodeFds:
                 hot.move_to_end(node)
                 continue
             self.drop(node)
+        self.retry_at = len(hot) + len(hot) // 8 + 1 if len(hot) > target else 0
 
 
 __all__ = ["HostNode", "HostDir", "HostFile", "NodeFds", "node_class", "proc_path", "O_NODE"]

@@ -9,8 +9,10 @@ from iofs.testing import client
 
 
 def run_iofs(*args: str, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
-    """``python -m iofs ARGS...`` (this interpreter, this checkout), output captured as text."""
-    return subprocess.run([sys.executable, "-m", "iofs", *args], capture_output=True, text=True,
+    """``python -m iofs ARGS...`` (this interpreter, this checkout), output captured as text
+    (``text=False``: as bytes)."""
+    kw.setdefault("text", True)
+    return subprocess.run([sys.executable, "-m", "iofs", *args], capture_output=True,
                           timeout=timeout, **kw)
 
 

@@ -15,20 +15,23 @@ import shutil
 import subprocess
 from pathlib import Path
 
-Snapshot = dict[str, tuple[int, int, int, int]]
+Snapshot = dict[str, tuple[int, int, int, int, int]]
 
 
 def snapshot(root: Path) -> Snapshot:
-    """Every entry under ``root``: (mode, size, mtime_ns, inode), by relative path."""
+    """``root`` and every entry under it: (mode, size, mtime_ns, ctime_ns, inode), by relative
+    path. The ctime is what no program can set back: a rewrite that restores the size and the
+    mtime, a chown, an xattr all change it."""
     out: Snapshot = {}
     for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            full = os.path.join(dirpath, name)
+        for name in ([""] if dirpath == str(root) else []) + dirnames + filenames:
+            full = os.path.join(dirpath, name) if name else dirpath
             try:
                 st = os.lstat(full)
             except OSError:
                 continue
-            out[os.path.relpath(full, root)] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
+            out[os.path.relpath(full, root)] = (st.st_mode, st.st_size, st.st_mtime_ns,
+                                                st.st_ctime_ns, st.st_ino)
     return out
 
 

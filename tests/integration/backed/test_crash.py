@@ -6,14 +6,17 @@ state) in the directory."""
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import signal
+import subprocess
 
 import pytest
 
 from iofs.system.mounts import mount_type
 from tests.support.databases import assert_commits_survive
+from tests.support.backing import tmpfs
 from tests.support.cli import run_iofs
 from tests.support.mounting import mounted
 from tests.support.processes import pid_gone, wait_for
@@ -121,3 +124,84 @@ def test_a_file_table_is_durable_from_the_mount_on(tmp_path):
         _write(m / "etc" / "config", b"changed, not synced")
         assert crash(m) == ["etc/config"]
         assert (m / "etc" / "config").read_bytes() == b"as mounted\n"
+
+
+def _fill(path, chunk: int = 64 * 1024) -> None:
+    """Write ``path`` until the filesystem is full (ENOSPC), never fsynced."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        while True:
+            try:
+                os.write(fd, b"F" * chunk)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+                return
+    finally:
+        os.close(fd)
+
+
+def test_a_crash_on_a_full_host_filesystem_puts_every_file_back(serve, tmp_path):
+    """Putting a file back may need space that only cutting another one frees: the crash
+    does the files it can, then the ones the host refused once more."""
+    with tmpfs(tmp_path / "small", size="1M") as small:
+        m = serve(small, config=DURABLE)
+        durable = random.Random(3).randbytes(600 * 1024)
+        _write(m / "a", durable, sync=True)
+        os.truncate(m / "a", 0)  # the 600 KiB come back only after b is cut
+        _fill(m / "b")
+        assert sorted(crash(m)) == ["a", "b"]
+        assert (small / "a").read_bytes() == durable
+        assert (small / "b").stat().st_size == 0
+
+
+def test_a_crash_point_that_cannot_put_a_file_back_refuses_to_restart(serve, tmp_path):
+    """When the host keeps refusing (another process filled it), the mount stays down, the
+    restart says EIO and the log names the file; once there is room the restart finishes the
+    crash and serves the durable state. Never a state no disk could hold."""
+    with tmpfs(tmp_path / "small", size="1M") as small:
+        m = serve(small, config=DURABLE + '\n[[fault]]\npath = "b"\nop = "create"\naction = "crash:before"\n')
+        durable = random.Random(4).randbytes(600 * 1024)
+        _write(m / "a", durable, sync=True)
+        os.truncate(m / "a", 0)
+        _fill(small / "filler")  # behind iofs's back: room for nothing
+        with pytest.raises(OSError) as ei:
+            os.open(m / "b", os.O_WRONLY | os.O_CREAT, 0o644)  # the crash point
+        assert ei.value.errno == errno.EIO
+        res = run_iofs("restart", str(m.path))
+        assert res.returncode == 1 and "Input/output error" in res.stderr, res
+        assert "a could not be put back to its durable state: No space left on device" in m.log_text()
+        with pytest.raises(OSError) as ei:
+            os.open(m / "a", os.O_RDONLY)
+        assert ei.value.errno == errno.EIO  # still down
+        os.unlink(small / "filler")
+        res = run_iofs("restart", str(m.path))
+        assert res.returncode == 0, res.stderr
+        assert (m / "a").read_bytes() == durable and (small / "a").read_bytes() == durable
+        assert not (m / "b").exists()
+
+
+def test_a_crash_over_many_unsynced_files_needs_no_descriptor_per_file(serve, host):
+    """Each unsynced host file keeps one descriptor until the crash; the crash must not open a
+    second one for each (with the daemon's open-files limit lowered to 300 more than it uses,
+    200 unsynced files left no room for 200 more)."""
+    m = serve(host, config=DURABLE)
+    in_use = len(os.listdir(f"/proc/{m.pid}/fd"))
+    subprocess.run(["prlimit", f"--pid={m.pid}", f"--nofile={in_use + 300}:{in_use + 300}"],
+                   check=True)
+    for k in range(200):
+        _write(m / f"f{k}", b"never fsynced")
+    changed = crash(m)
+    assert len(changed) == 200
+    assert all((host / f"f{k}").read_bytes() == b"" for k in range(200))
+    assert "Too many open files" not in m.log_text()
+
+
+def test_file_names_that_are_not_utf8_are_listed_and_crashed(serve, host):
+    m = serve(host, config=DURABLE)
+    name = b"bad\xff\xfename"
+    _write(os.path.join(bytes(m.path), name), b"unsynced")
+    res = run_iofs("unsynced", str(m.path), text=False)
+    assert res.returncode == 0 and res.stdout == b"8\t" + name + b"\n", res
+    res = run_iofs("crash", str(m.path), text=False)
+    assert res.returncode == 0 and res.stdout == name + b"\n", res
+    assert os.path.getsize(os.path.join(bytes(host), name)) == 0

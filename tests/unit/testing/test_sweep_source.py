@@ -27,3 +27,19 @@ def test_a_copy_restored_only_when_changed(tmp_path):
     assert sorted(p.name for p in dst.rglob("*")) == ["a.txt", "b.bin", "link", "sub"]
     assert (dst / "a.txt").read_text() == "alpha\n"
     assert (src / "a.txt").read_text() == "alpha\n"  # the user's directory as it was
+
+
+def test_a_change_that_puts_size_and_mtime_back_is_still_seen(tmp_path):
+    """A run that rewrites a file with as many bytes and sets its mtime back, or only sets an
+    extended attribute, changed the copy all the same (its ctime says so)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("alpha\n")
+    copy = SourceCopy(src, tmp_path / "w0" / "source")
+    a = copy.path / "a.txt"
+    st = os.stat(a)
+    a.write_text("omega\n")
+    os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert copy.restore() is True and a.read_text() == "alpha\n"
+    os.setxattr(a, "user.run", b"1")
+    assert copy.restore() is True and os.listxattr(a) == []

@@ -46,9 +46,12 @@ def finding_lines(g: Group, verbose: bool, r: Result) -> list[str]:
                      "restart MNT; run the check", "  or in the tree:"]
     out += ["    " + ln for ln in f.case.toml().splitlines()]
     o = f.outcome
-    if o.stdout.digest != r.clean.stdout.digest:
+    # a crash sweep's finding is the check's; the program's stdout is what it promised
+    prog = o.program or o
+    if prog.stdout.digest != r.clean.stdout.digest:
         diff = list(difflib.unified_diff(r.clean.stdout.text().splitlines(),
-                                         o.stdout.text().splitlines(), "clean", "faulted",
+                                         prog.stdout.text().splitlines(), "clean",
+                                         "crashed" if prog is not o else "faulted",
                                          lineterm="", n=1))
         if diff:
             out.append("  stdout:")
@@ -57,7 +60,8 @@ def finding_lines(g: Group, verbose: bool, r: Result) -> list[str]:
                 out.append(f"    ... ({len(diff) - DIFF_LINES} more diff lines)")
     err = o.stderr.last_lines(STDERR_LINES)
     if err:
-        out.append("  stderr (last lines):")
+        out.append("  the check's stderr (last lines):" if prog is not o
+                   else "  stderr (last lines):")
         out += ["    " + ln for ln in err]
     return out
 

@@ -9,6 +9,7 @@ stands for each group.
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,11 +74,10 @@ class Group:
         """The other findings' rules, short: ``nth=K action=A`` where path and op are the
         first's."""
         first = self.first.case.request
+        prefix = f"path={shlex.quote(first.path)} op={first.op} "
         words = []
         for f in self.findings[1:limit + 1]:
-            r = f.case.request
-            same = (r.path, r.op) == (first.path, first.op)
-            words.append(f"nth={r.nth} action={f.case.action}" if same else f.rule)
+            words.append(f.rule[len(prefix):] if f.rule.startswith(prefix) else f.rule)
         more = len(self.findings) - 1 - len(words)
         return ", ".join(words) + (f" and {more} more" if more > 0 else "")
 

@@ -217,6 +217,28 @@ print('done')
     assert "sweep: in 1 runs the rule never fired" in res.stderr
 
 
+COUNTS_MOUNTS = """import os
+mnt = os.environ['IOFS_MNT']
+sweep = os.path.dirname(os.path.dirname(mnt))  # the sweep's directory: every run's mount is in it
+with open('/proc/self/mounts') as f:
+    mine = [line.split()[1] for line in f if line.split()[1].startswith(sweep + '/')]
+fd = os.open(os.path.join(mnt, 'input'), os.O_RDONLY)
+data = os.read(fd, 16)
+print(mine == [mnt], len(mine), len(data))
+"""
+
+
+def test_each_run_has_the_only_mount_of_the_sweep(tmp_path):
+    """A run's mount is stopped when that run ends, not at the end of the sweep: every run,
+    clean or faulted, sees its own mount and no other."""
+    script = tmp_path / "counts.py"
+    script.write_text(COUNTS_MOUNTS)
+    res = sweep("--config", str(TREE), "--actions", "ok,short:1", "--", sys.executable,
+                str(script))
+    assert _fails(res) == ["FAIL path=input op=read nth=1 count=1 action=short:1: stdout differs"]
+    assert res.returncode == 1 and "sweep: 2 runs, 1 failing" in res.stderr, res.stderr
+
+
 def test_a_command_that_makes_no_request_in_the_mount_is_said(tmp_path):
     """A command that ignores {mnt} has nothing to sweep: that is an error, not a pass."""
     res = sweep("--config", str(TREE), "--", "echo", "hello")

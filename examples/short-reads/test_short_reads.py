@@ -58,19 +58,27 @@ def test_wait_for_knows_when_the_program_got_there(iofs_mount_factory, programs)
 
 def sweep(programs, name):
     return subprocess.run([sys.executable, "-m", "iofs", "sweep", "--config", str(TREE),
-                           "--actions", "short:1,eintr:1", "--",
+                           "--actions", "short:1,eintr:1", "--only", "silent", "--",
                            str(programs / name), "{mnt}/input"],
                           capture_output=True, text=True, timeout=300)
 
 
 def test_sweep_finds_the_bug_in_buggy(programs):
     res = sweep(programs, "buggy")
-    assert res.returncode == 1
-    fails = [line for line in res.stdout.splitlines() if line.startswith("FAIL")]
-    assert any("action=short:1" in line for line in fails)
+    assert res.returncode == 1  # a SILENT finding: exit 0, wrong output
+    silent = [line for line in res.stdout.splitlines() if line.startswith("SILENT")]
+    assert any("action=short:1" in line for line in silent)
 
 
 def test_sweep_finds_nothing_in_fixed(programs):
     res = sweep(programs, "fixed")
     assert res.returncode == 0, res.stdout
-    assert not [line for line in res.stdout.splitlines() if line.startswith("FAIL")]
+    assert res.stdout == ""
+
+
+def test_no_silent_finding_through_the_test_api(iofs_sweep, programs):
+    """The iofs_sweep fixture: the sweep's findings as objects, in the test's own directory."""
+    fixed = iofs_sweep([programs / "fixed", "{mnt}/input"], TREE, actions="short:1,short:half,eio")
+    assert fixed.silent == [] and len(fixed.loud) == 5  # every read failing with EIO: said
+    buggy = iofs_sweep([programs / "buggy", "{mnt}/input"], TREE, actions="short:half")
+    assert [f.rule for f in buggy.silent][:1] == ["path=input op=read nth=1 action=short:8"]

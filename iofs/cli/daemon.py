@@ -13,6 +13,7 @@ from typing import Callable, TextIO
 import pyfuse3
 import trio
 
+from ..system.hostcalls import raise_open_files_limit
 from ..system.mounts import mount_options
 from ..vfs.config import Tree
 from ..vfs.fuse import MAX_WORKERS, IofsOperations
@@ -25,6 +26,7 @@ def serve(mountpoint: str, tree: Tree, *, debug: bool, allow_other: bool,
     """Mount and serve until unmounted or SIGINT/SIGTERM/SIGHUP; ``ready(None)`` once requests
     are answered, ``ready(message)`` if the mount failed. Returns the exit status."""
     tune_malloc()
+    raise_open_files_limit()  # a host directory's live inodes each hold a descriptor
     ops = IofsOperations(tree)
     # nodev: a device node made with mknod can never be opened into a device of the host
     options = {"fsname=iofs", "subtype=iofs", "default_permissions", "nodev", "nosuid"}

@@ -54,9 +54,20 @@ def _open_log(path: str, status: int) -> Any:
     return os.fdopen(fd, "a", buffering=1)
 
 
+def load_tree(config_path: str | None, source: str | None) -> config.Tree:
+    """The tree of ``--config`` (the default tree without it) or, with ``--source DIR``, the
+    host directory DIR as the whole mount (with the options and faults of ``--config``, if
+    given). ConfigError: one line, exit 2, before anything is mounted."""
+    if source is None:
+        return config.load(config_path)
+    tree = config.load(config_path) if config_path else config.parse("", "--source")
+    return config.with_source(tree, source)
+
+
 def cmd_mount(args: argparse.Namespace) -> int:
     mountpoint = mount_point(args.mountpoint)
-    tree = config.load(args.config)  # ConfigError: exit 2 before anything is mounted
+    tree = load_tree(args.config, args.source)
+    config.check_mountpoint(tree, mountpoint)
     try:
         preflight(mountpoint, args.allow_other)
     except PreflightError as exc:
@@ -116,6 +127,8 @@ def _start_background(mountpoint: str, args: argparse.Namespace) -> int:
            "--ready-fd", str(w), "--log", logpath]
     if args.config:
         cmd += ["--config", os.path.abspath(args.config)]
+    if args.source:
+        cmd += ["--source", os.path.abspath(args.source)]
     cmd += ["--debug"] * args.debug + ["--allow-other"] * args.allow_other
     with _open_log(logpath, EXIT_USAGE if args.log else EXIT_FAIL) as logf:
         daemon = subprocess.Popen(cmd, pass_fds=(w,), start_new_session=True,
@@ -164,6 +177,9 @@ def register(sub: Any) -> None:
     m = sub.add_parser("mount", help="mount a device tree (the default tree, or --config FILE)")
     m.add_argument("mountpoint")
     m.add_argument("--config", metavar="FILE", help="TOML device tree (default: the built-in tree)")
+    m.add_argument("--source", metavar="DIR",
+                   help="serve the host directory DIR as the whole mount (with --config: its "
+                        "options and faults)")
     m.add_argument("--foreground", "-f", action="store_true", help="stay attached; Ctrl-C unmounts")
     m.add_argument("--debug", action="store_true", help="log every FUSE request")
     m.add_argument("--allow-other", action="store_true", help="let other users (and containers' users) in")
@@ -189,20 +205,23 @@ def helper_command(argv: list[str]) -> list[str] | str:
         else:
             positional.append(a)
     if len(positional) != 2:
-        return "usage: mount.fuse.iofs SOURCE MOUNTPOINT [-o config=FILE,allow_other,debug,log=FILE]"
+        return ("usage: mount.fuse.iofs SOURCE MOUNTPOINT "
+                "[-o config=FILE,source=DIR,allow_other,debug,log=FILE]")
     cmd = ["mount", positional[1]]
-    flags = {"config": "--config", "log": "--log", "allow_other": "--allow-other", "debug": "--debug"}
+    flags = {"config": "--config", "source": "--source", "log": "--log",
+             "allow_other": "--allow-other", "debug": "--debug"}
     for opt in options:
         key, eq, value = opt.partition("=")
-        if key in ("config", "log") and eq:
+        if key in ("config", "source", "log") and eq:
             cmd += [flags[key], value]
         elif key in ("allow_other", "debug") and not eq:
             cmd.append(flags[key])
         elif key in MOUNT_OPTIONS_IGNORED and not eq:
             continue
         else:
-            return f"iofs: unknown mount option {opt!r} (config=FILE, log=FILE, allow_other, debug)"
+            return (f"iofs: unknown mount option {opt!r} "
+                    "(config=FILE, source=DIR, log=FILE, allow_other, debug)")
     return cmd
 
 
-__all__ = ["cmd_mount", "mount_point", "daemon_env", "helper_command", "register"]
+__all__ = ["cmd_mount", "load_tree", "mount_point", "daemon_env", "helper_command", "register"]

@@ -94,6 +94,9 @@ class Action:
     name: ClassVar[str] = ""
     shapes_data = False  # it shapes the bytes moved: only read and write can take it
     needs_powers = False  # it needs the mount's powers (crash: durability on)
+    # a read/write rule with it opens the files it matches direct_io, so that what it does
+    # reaches the program as it is (the page cache would take a short read for the end)
+    direct = True
 
     def effective(self, req: Request) -> bool:
         """Whether firing on ``req`` would change anything."""
@@ -244,6 +247,7 @@ class Crash(Action):
 
     name = "crash"
     needs_powers = True
+    direct = False  # writes reach iofs one by one anyway (write-through): the page cache stays
 
     def __init__(self, when: str = "") -> None:
         self.when = when  # "", "before" or "torn"
@@ -271,6 +275,7 @@ class Kill(Action):
     """``kill``: SIGKILL the process that made the request, which then never sees it end."""
 
     name = "kill"
+    direct = False
 
     async def before(self, req: Request) -> int:
         td = req.td

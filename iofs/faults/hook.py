@@ -71,10 +71,11 @@ class Hook:
         return bool(self.rules.active) and self.rules.selects_data(path, td, comm)
 
     def record(self, op: str, path: str, td: Td, comm: str, off: int | None, size: int | None,
-               moved: int, err: int, t0: int, rule: Rule | None, detail: Any = None) -> None:
+               moved: int, err: int, t0: int, rule: Rule | None, detail: Any = None,
+               ioflag: int = 0) -> None:
         ring = self.ring
         if ring is not None:
-            ring.add(op, path, td, comm, off, size, moved, err, t0, rule, detail)
+            ring.add(op, path, td, comm, off, size, moved, err, t0, rule, detail, ioflag)
 
     # ---- requests that move no data ----
 
@@ -104,12 +105,15 @@ class Hook:
                     return result
             result = await serve()
         except OSError as exc:
-            self.record(op, path, td, comm, None, None, 0, exc.errno or errno.EIO, t0, rule)
+            if self.ring is not None:  # (record, inline: the kernel's getxattr probe before
+                # every write(2) fails this way, with ENODATA)
+                self.ring.add(op, path, td, comm, None, None, 0, exc.errno or errno.EIO, t0, rule)
             raise
         except BaseException:
             self.record(op, path, td, comm, None, None, 0, errno.EIO, t0, rule)
             raise
-        self.record(op, path, td, comm, None, None, 0, 0, t0, rule)
+        if self.ring is not None:
+            self.ring.add(op, path, td, comm, None, None, 0, 0, t0, rule)
         return result
 
     # ---- the data path ----
@@ -138,7 +142,7 @@ class Hook:
             seq = ring.seq
             ring.events[seq % ring.size] = (
                 t0, _now(), "read", of.path, of.td, of.comm, off, size, len(result), 0, rule,
-                None if moves is None else self._detail(moves, of, off, size, len(result)))
+                None if moves is None else self._detail(moves, of, off, size, len(result)), of.ioflag)
             ring.seq = seq + 1
             if ring.waiters:
                 ring.wake()
@@ -169,7 +173,7 @@ class Hook:
             seq = ring.seq
             ring.events[seq % ring.size] = (
                 t0, _now(), "write", of.path, of.td, of.comm, off, size, moved, 0, rule,
-                None if moves is None else self._detail(moves, of, off, size, moved))
+                None if moves is None else self._detail(moves, of, off, size, moved), of.ioflag)
             ring.seq = seq + 1
             if ring.waiters:
                 ring.wake()
@@ -221,7 +225,7 @@ class Hook:
     def _record_data(self, op: str, of: Any, off: int, size: int, moved: int, err: int, t0: int,
                      rule: Rule | None, moves: list | None) -> None:
         detail = None if moves is None else self._detail(moves, of, off, size, moved)
-        self.record(op, of.path, of.td, of.comm, off, size, moved, err, t0, rule, detail)
+        self.record(op, of.path, of.td, of.comm, off, size, moved, err, t0, rule, detail, of.ioflag)
 
     @staticmethod
     def _detail(moves: list, of: Any, off: int, size: int, moved: int) -> dict[str, Any]:

@@ -149,10 +149,11 @@ class RuleSet:
         return None
 
     def selects_data(self, path: str, td: Td, comm: str) -> bool:
-        """Whether some rule could fault reads or writes of ``path`` by this process."""
+        """Whether some rule could fault reads or writes of ``path`` by this process in a way
+        the page cache would hide (any action but a crash point or a kill)."""
         for op in DATA_OPS:
             rules = self._by_op.get(op)
-            if rules is not None and any(r.about(path, td.pid, td.uid, comm)
+            if rules is not None and any(r.action.direct and r.about(path, td.pid, td.uid, comm)
                                          for r in rules.candidates(path)):
                 return True
         return False

@@ -12,7 +12,8 @@ Fields of every event (JSON keys): ``seq``, ``t`` (ns since the epoch), ``op``, 
 (mount-relative, as rules name it), ``pid``, ``comm``, ``uid``, ``offset`` and ``size`` (null
 for requests without them), ``moved`` (bytes the driver moved), ``errno`` (0 for success),
 ``us`` (µs spent in iofs), ``rule`` (the id of the rule that fired, or null) and, when a rule
-fired, its ``seed``. With detail on, reads and writes also carry ``uio_before`` and
+fired, its ``seed``; ``nonblock`` (true) on a read or write of a file opened O_NONBLOCK (absent
+otherwise: what ``iofs sweep`` needs to know that ``eagain`` could change the request). With detail on, reads and writes also carry ``uio_before`` and
 ``uio_after`` (``uio_offset``, ``uio_resid``) and ``moves``: each uiomove/uiomove_frombuf the
 driver made, ``[name, bytes]``.
 """
@@ -25,6 +26,8 @@ import time
 from typing import Any
 
 import trio
+
+from ..dev.driver import IO_NDELAY
 
 _now = time.monotonic_ns
 
@@ -62,12 +65,13 @@ class Ring:
         self.epoch_offset = time.time_ns() - time.monotonic_ns()
 
     def add(self, op: str, path: str, td: Any, comm: str, offset: int | None, size: int | None,
-            moved: int, err: int, t0: int, rule: Any, detail: Any = None) -> None:
+            moved: int, err: int, t0: int, rule: Any, detail: Any = None, ioflag: int = 0) -> None:
         """Record one request that began at monotonic ``t0`` (ns) and ends now. The fields are
-        kept as they are (``td`` and ``rule`` as objects) and formatted only when read."""
+        kept as they are (``td`` and ``rule`` as objects, ``ioflag`` the open's) and formatted
+        only when read."""
         seq = self.seq
         self.events[seq % self.size] = (t0, _now(), op, path, td, comm, offset, size, moved, err,
-                                        rule, detail)
+                                        rule, detail, ioflag)
         self.seq = seq + 1
         if self.waiters:
             self._more.set()
@@ -114,13 +118,15 @@ class Ring:
 
 def as_dict(ring: Ring, seq: int, ev: tuple) -> dict[str, Any]:
     """One event as the mapping its JSON line encodes."""
-    (t0, t1, op, path, td, comm, offset, size, moved, err, rule, detail) = ev
+    (t0, t1, op, path, td, comm, offset, size, moved, err, rule, detail, ioflag) = ev
     rule_id, seed = (rule.id, rule.seed) if rule is not None else (None, None)
     d = {"seq": seq, "t": ring.wall_ns(t0), "op": op, "path": path, "pid": td.pid, "comm": comm,
          "uid": td.uid, "offset": offset, "size": size, "moved": moved, "errno": err,
          "us": round((t1 - t0) / 1000, 1), "rule": rule_id}
     if rule is not None:
         d["seed"] = seed
+    if ioflag & IO_NDELAY:
+        d["nonblock"] = True
     if detail is not None:
         d.update(detail)
     return d
@@ -128,8 +134,8 @@ def as_dict(ring: Ring, seq: int, ev: tuple) -> dict[str, Any]:
 
 def json_line(ring: Ring, seq: int, ev: tuple) -> str:
     """One event as a JSON line (with its newline)."""
-    (t0, t1, op, path, td, comm, offset, size, moved, err, rule, detail) = ev
-    if detail is not None or rule is not None:
+    (t0, t1, op, path, td, comm, offset, size, moved, err, rule, detail, ioflag) = ev
+    if detail is not None or rule is not None or ioflag & IO_NDELAY:
         d = as_dict(ring, seq, ev)
         return "{" + ", ".join(f"{_json_str(k)}: {_json_str(v) if isinstance(v, str) else json.dumps(v)}"
                                for k, v in d.items()) + "}\n"

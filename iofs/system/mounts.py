@@ -65,4 +65,10 @@ def mount_of(path: str) -> str | None:
     return best
 
 
-__all__ = ["mount_type", "mount_options", "mounts_under", "mount_of"]
+def mounts_of_type(fstype: str) -> list[str]:
+    """Mount points of filesystems of type ``fstype`` (``cgroup2``, ``fuse.iofs``), in mount
+    order."""
+    return [p for p, t, *_ in _entries() if t == fstype]
+
+
+__all__ = ["mount_type", "mount_options", "mounts_under", "mount_of", "mounts_of_type"]

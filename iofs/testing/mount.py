@@ -64,14 +64,15 @@ def toml_text(tree: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def config_text(config: str | os.PathLike | dict | None, options: dict[str, Any]) -> str | None:
+def config_text(config: str | os.PathLike | dict | None, options: dict[str, Any],
+                empty: bool = False) -> str | None:
     """The TOML of ``config`` (a path to a TOML file, TOML text, a dict of the TOML's tables,
-    or None: the default tree) with ``options`` set in its [options]; None for the default
-    tree as it is."""
+    or None: the default tree, or with ``empty`` no tree at all) with ``options`` set in its
+    [options]; None for the default (or empty) tree as it is."""
     if config is None and not options:
         return None
     if config is None:
-        tree: dict[str, Any] = tomllib.loads(DEFAULT_TREE)
+        tree: dict[str, Any] = {} if empty else tomllib.loads(DEFAULT_TREE)
     elif isinstance(config, dict):
         tree = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in config.items()}
     else:

@@ -7,6 +7,13 @@ a project needs nothing but ``pip install iofs``.
         iofs_mount.fault("path=tmp/in op=read action=short:1")
         assert my_program(iofs_mount.path / "tmp" / "in") == 10000
 
+``iofs_sweep(cmd, config=None, **options)`` sweeps a program (:func:`iofs.testing.sweep.sweep`)
+and returns its findings as objects, so that a project can assert that none is silent:
+
+    def test_no_silent_bug(iofs_sweep):
+        result = iofs_sweep(["./reader", "{mnt}/input"], "tree.toml")
+        assert not result.silent, "\n".join(map(str, result.silent))
+
 Every mount is made in the test's own ``tmp_path`` and unmounted at teardown, whatever the
 test did (failed, raised, timed out under pytest-timeout's signal method); a mount still there
 when the session ends is unmounted then. Where this machine cannot mount at all (no
@@ -26,6 +33,7 @@ import pytest
 from ..faults.glob import Glob
 from . import client
 from .mount import Mount, MountError, config_text
+from .sweep import Result, SweepError, sweep
 
 _live: set[Mount] = set()  # every mount a test made and has not unmounted yet
 
@@ -139,17 +147,21 @@ def _matches(e: dict[str, Any], path: str | None, op: str | None) -> bool:
 
 @pytest.fixture
 def iofs_mount_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., IofsMount]]:
-    """``iofs_mount_factory(config=None, **options)`` mounts a tree and returns its handle
-    (:class:`IofsMount`). ``config`` is a path to a TOML file, TOML text, or a dict of the
-    TOML's tables; ``options`` go into its ``[options]`` (``durability=True``,
+    """``iofs_mount_factory(config=None, source=None, **options)`` mounts a tree and returns
+    its handle (:class:`IofsMount`). ``config`` is a path to a TOML file, TOML text, or a dict
+    of the TOML's tables; ``source`` a host directory the whole mount serves (``iofs mount
+    --source``: its files through the uio path, with faults, trace and crash; ``config`` then
+    gives options and faults only); ``options`` go into ``[options]`` (``durability=True``,
     ``writeback_cache=True``, ...), except ``allow_other=True``, which lets other users in.
     Call it as often as the test needs: every mount is unmounted at teardown."""
     handles: list[IofsMount] = []
 
-    def factory(config: str | Path | dict | None = None, **options: Any) -> IofsMount:
+    def factory(config: str | Path | dict | None = None, source: str | Path | None = None,
+                **options: Any) -> IofsMount:
         allow_other = bool(options.pop("allow_other", False))
-        text = config_text(config, options)
-        mount = Mount(tmp_path_factory.mktemp("iofs"), text, allow_other=allow_other)
+        text = config_text(config, options, empty=source is not None)
+        args = ["--source", str(Path(source).resolve())] if source is not None else []
+        mount = Mount(tmp_path_factory.mktemp("iofs"), text, allow_other=allow_other, args=args)
         try:
             mount.start()
         except MountError as exc:
@@ -175,6 +187,25 @@ def iofs_mount(iofs_mount_factory: Callable[..., IofsMount]) -> IofsMount:
     return iofs_mount_factory()
 
 
+@pytest.fixture
+def iofs_sweep(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Result]:
+    """``iofs_sweep(cmd, config=None, **options)``: :func:`iofs.testing.sweep.sweep` with its
+    mounts in the test's own temporary directory; the :class:`~iofs.testing.sweep.Result`
+    (``.findings``, ``.silent``, ``.loud``, ``.crash``, ``.hang``, ``.errors``). A machine
+    that cannot mount skips the test; a sweep that cannot be made fails it with one line."""
+
+    def run(cmd: Any, config: Any = None, **options: Any) -> Result:
+        options.setdefault("workdir", tmp_path_factory.mktemp("sweep"))
+        try:
+            return sweep(cmd, config, **options)
+        except SweepError as exc:
+            if exc.unavailable:
+                pytest.skip(f"iofs cannot mount on this machine: {exc}")
+            pytest.fail(f"iofs sweep: {exc}", pytrace=False)
+
+    return run
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A mount whose test never reached its teardown is unmounted here."""
     for mount in list(_live):
@@ -182,4 +213,4 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         _live.discard(mount)
 
 
-__all__ = ["IofsMount", "TraceLost", "iofs_mount", "iofs_mount_factory"]
+__all__ = ["IofsMount", "TraceLost", "iofs_mount", "iofs_mount_factory", "iofs_sweep"]

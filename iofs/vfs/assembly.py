@@ -33,6 +33,7 @@ from .io import DataPath
 from .memory import ROOT_INO, MemoryNamespace
 from .nodes import Dir, File, Node
 from .pool import MemoryPool
+from .routed import MountNamespace
 
 log = logging.getLogger("iofs")
 
@@ -61,22 +62,24 @@ class Filesystem:
         self.pool = MemoryPool(tree.max_memory)
         self.durability = Durability(self._locate, self.kernel, self._changed, tree.fsync_error,
                                      tree.torn_unit) if tree.durability else None
-        self.ns = MemoryNamespace(self.pool, OFF_MAX if tree.max_file_size is None
-                                  else tree.max_file_size,
-                                  self.durability.journal if self.durability else None,
-                                  next_ino=next_ino)
+        self.ns = self._namespace(tree, next_ino)
         self.data.ns = self.ns
         if self.durability is not None and tree.namespace_durability == "fsync":
             self.durability.names = self.ns.changes = NameChanges()
         self.devices: list[Device] = []
         sleepers.max_sleeping = tree.max_sleeping
         for spec in tree.dirs:
+            if spec.source is not None:
+                self.ns.graft(spec.path, spec.source)
+                continue
             d = self.ns.makedirs(spec.path, spec.mode, spec.uid, spec.gid)
             d.mode = stat.S_IFDIR | spec.mode
             d.uid, d.gid = spec.uid, spec.gid
         for spec in tree.devices:
             self._add_device(spec.path, spec.driver, mode=spec.mode, uid=spec.uid, gid=spec.gid,
                              limit=spec.limit)
+        for file in tree.files:
+            self._add_file(file)
         rules = RuleSet(tree.max_rules)
         for rule in tree.faults:
             rules.add(rule)
@@ -92,12 +95,27 @@ class Filesystem:
             self.quiet = control_dir.build(self.ns, tree.control, files)
         self.ns.max_inodes = tree.max_inodes  # bounds what programs make (the tree is made)
 
+    def _namespace(self, tree: Tree, next_ino: int) -> MemoryNamespace:
+        """The in-memory namespace, or, with host directories, the one that routes to them."""
+        limit = OFF_MAX if tree.max_file_size is None else tree.max_file_size
+        journals = self.durability.journal if self.durability else None
+        if tree.root_source is None and not any(d.source for d in tree.dirs):
+            return MemoryNamespace(self.pool, limit, journals, next_ino=next_ino)
+        return MountNamespace(self.pool, limit, journals, next_ino=next_ino,
+                              root_source=tree.root_source)
+
     async def reset(self) -> None:
-        """The mount as it was mounted (see the module's text)."""
+        """The mount as it was mounted (see the module's text). Host directories are opened
+        anew from their sources (whatever they hold now), their nodes dropped."""
         old = self.ns
         entries = [(d.ino, name) for d in old.inodes.values() if isinstance(d, Dir)
                    for name in d.entries]
-        self._build(parse(self.tree.text, self.tree.source), old.next_ino)
+        if isinstance(old, MountNamespace):
+            entries += old.host.entries()
+            old.host.release_all()
+        tree = parse(self.tree.text, self.tree.source)
+        tree.root_source = self.tree.root_source
+        self._build(tree, old.next_ino)
         await self.kernel.forget_entries(entries)
         await self.kernel.invalidate([ROOT_INO])
 
@@ -147,14 +165,28 @@ class Filesystem:
         self.devices.append(dev)
         return self.ns.add_device(parent.ino, name.encode(), dev)
 
+    def _add_file(self, spec: Any) -> None:
+        """A ``[[file]]``: a regular in-memory file holding its data, durable from now on."""
+        head, _, name = spec.path.rpartition("/")
+        parent = self.ns.makedirs(head) if head else self.ns.root
+        dev = self.ns.new_regular(spec.mode, spec.uid, spec.gid, spec.path)
+        node = self.ns.add_device(parent.ino, name.encode(), dev)
+        driver = dev.driver
+        driver.node = node
+        driver.write_range(0, spec.data)
+        if driver.journal is not None:
+            driver.journal.commit(driver)
+
     def _locate(self, file: Any) -> tuple[int, str] | None:
         node = file.node
         return (node.ino, self.ns.path(node)) if node is not None else None
 
-    @staticmethod
-    def _changed(file: Any) -> None:
-        if file.node is not None:
-            file.node.touch()
+    def _changed(self, file: Any) -> None:
+        node = file.node
+        if node is not None:
+            node.touch()
+            if node.host:  # a host file kept only for its unsynced changes may go now
+                self.ns.host.maybe_release(node)
 
     def is_quiet(self, node: Node, name: bytes | None = None) -> bool:
         """Whether a request on ``node`` (or its entry ``name``) concerns the control

@@ -16,6 +16,14 @@
     path = "tmp"
     mode = "1777"
 
+    [[dir]]
+    path = "data"
+    source = "/var/lib/app"  # a host directory served here (iofs.vfs.host); --source: the root
+
+    [[file]]                 # a regular file in memory, made at mount: content or source
+    path = "input"
+    source = "/host/file"
+
     [[fault]]                # a fault rule, active from the mount on (iofs.faults.rules)
     path = "tmp/*.log"
     op = ["write"]
@@ -41,154 +49,39 @@ import inspect
 import os
 import stat
 import tomllib
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .. import drivers
-from ..core.uio import OFF_MAX
-from ..durability.journal import BLOCK, MODES as FSYNC_MODES
-from ..faults.rules import Rule, rule_from_table
-from ..faults.ruleset import DEFAULT_MAX_RULES
-from ..faults.trace import DEFAULT_EVENTS
-from ..system.units import parse_size
-from .control_dir import DEFAULT_NAME as CONTROL_NAME
+from ..durability.journal import MODES as FSYNC_MODES
+from ..faults.rules import rule_from_table
+from .config_base import ID_MAX, ConfigError, DeviceSpec, DirSpec, FileSpec, Tree, _id, _mode, _path, _size, _tables
+from .config_places import _check_places, _dirs_of, _files_of, check_mountpoint, with_source
+from .default_tree import DEFAULT_TREE
 
 MAX_CONFIG = 16 << 20  # bytes: a config is read whole, and parsed before anything mounts
 
-DEFAULT_TREE = """
-[options]
-max_memory = "1G"
-
-[[device]]
-path = "null"
-driver = "null"
-
-[[device]]
-path = "zero"
-driver = "zero"
-
-[[device]]
-path = "full"
-driver = "full"
-
-[[device]]
-path = "mem0"
-driver = "mem"
-size = "64M"
-
-[[device]]
-path = "pipe0"
-driver = "pipe"
-
-[[device]]
-path = "random"
-driver = "random"
-
-[[device]]
-path = "status"
-driver = "status"
-mode = "0444"
-
-[[dir]]
-path = "tmp"
-mode = "1777"
-"""
 
 NODE_KEYS = {"path", "driver", "mode", "uid", "gid", "limit"}
-ID_MAX = (1 << 32) - 2  # uid_t/gid_t: (uid_t)-1 means "no change" to chown, so it is no id
 MAX_TRACE_EVENTS = 1 << 22  # about 200 bytes each: at most ~1 GiB
 MAX_RULES = 1 << 20
 
 
-class ConfigError(Exception):
-    """A bad config: the message is one line for the user."""
 
 
-@dataclass
-class DeviceSpec:
-    path: str
-    driver: Any  # the driver instance
-    mode: int = 0o666
-    uid: int = 0
-    gid: int = 0
-    limit: int | None = None
 
 
-@dataclass
-class DirSpec:
-    path: str
-    mode: int = 0o755
-    uid: int = 0
-    gid: int = 0
 
 
-@dataclass
-class Tree:
-    devices: list[DeviceSpec] = field(default_factory=list)
-    dirs: list[DirSpec] = field(default_factory=list)
-    faults: list[Rule] = field(default_factory=list)
-    max_memory: int = 1 << 30
-    max_file_size: int | None = None
-    writeback_cache: bool = False
-    max_sleeping: int = 4096
-    max_inodes: int = 1 << 20
-    trace: bool = True
-    trace_events: int = DEFAULT_EVENTS
-    trace_detail: bool = False
-    control: str | None = CONTROL_NAME
-    xattr: bool = True
-    durability: bool = False
-    max_rules: int = DEFAULT_MAX_RULES
-    fsync_error: str = "linux"
-    torn_unit: int = BLOCK
-    namespace_durability: str = "immediate"
-    text: str = ""  # the config as read, and where from: what a reset builds the tree from again
-    source: str = "<config>"
 
 
-def _mode(value: Any, where: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        mode = value
-    elif isinstance(value, str):
-        try:
-            mode = int(value, 8)
-        except ValueError:
-            raise ConfigError(f"{where}: mode {value!r} is not octal (e.g. \"0644\")") from None
-    else:
-        raise ConfigError(f"{where}: mode must be an octal string like \"0644\"")
-    if not 0 <= mode <= 0o7777:
-        raise ConfigError(f"{where}: mode {value!r} out of range")
-    return mode
 
 
-def _id(value: Any, what: str, where: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= ID_MAX:
-        raise ConfigError(f"{where}: {what} must be an integer in 0..{ID_MAX}")
-    return value
 
 
-def _path(entry: dict, where: str) -> str:
-    path = entry.get("path")
-    if not isinstance(path, str) or not path.strip("/"):
-        raise ConfigError(f"{where}: needs path = \"name\" (relative to the mount)")
-    if "\0" in path:
-        raise ConfigError(f"{where}: path {path!r} contains a NUL byte")
-    parts = [p for p in path.split("/") if p]
-    if any(p in (".", "..") for p in parts):
-        raise ConfigError(f"{where}: path {path!r} may not contain . or ..")
-    if any(len(p.encode()) > 255 for p in parts):
-        raise ConfigError(f"{where}: a name in {path!r} is longer than 255 bytes")
-    return "/".join(parts)
 
 
-def _size(value: Any, what: str, where: str) -> int:
-    try:
-        size = parse_size(value)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {what}: {exc}") from None
-    if size > OFF_MAX:  # statfs and stat could not carry it: every df would be EIO
-        raise ConfigError(f"{where}: {what}: {value!r} is larger than off_t's maximum")
-    return size
+
+
 
 
 def make_driver(name: Any, options: dict[str, Any], where: str) -> Any:
@@ -254,11 +147,6 @@ def _control(value: Any, where: str) -> str | None:
     return value
 
 
-def _tables(doc: dict, key: str, source: str) -> list:
-    value = doc.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise ConfigError(f"{source}: {key} must be written as [[{key}]] tables")
-    return value
 
 
 def _options_of(doc: dict, source: str, tree: Tree) -> None:
@@ -273,20 +161,12 @@ def _options_of(doc: dict, source: str, tree: Tree) -> None:
         setattr(tree, key, check(value, key, where))
 
 
-def _dirs_of(doc: dict, source: str, tree: Tree) -> None:
-    seen: set[str] = set()
-    for k, entry in enumerate(_tables(doc, "dir", source)):
-        where = f"{source}: [[dir]] #{k + 1}"
-        path = _path(entry, where)
-        if path in seen:
-            raise ConfigError(f"{source}: dir {path!r}: declared twice")
-        seen.add(path)
-        extra = set(entry) - {"path", "mode", "uid", "gid"}
-        if extra:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
-        tree.dirs.append(DirSpec(path, _mode(entry.get("mode", "0755"), where),
-                                 _id(entry.get("uid", 0), "uid", where),
-                                 _id(entry.get("gid", 0), "gid", where)))
+
+
+
+
+
+
 
 
 def _faults_of(doc: dict, source: str, tree: Tree) -> None:
@@ -326,20 +206,12 @@ def _devices_of(doc: dict, source: str, tree: Tree) -> None:
         ))
 
 
-def _check_places(source: str, tree: Tree) -> None:
-    """No node under a device, none declared twice over, none inside the control directory."""
-    devices = {d.path for d in tree.devices}
-    dirs = {d.path for d in tree.dirs}
-    for path in sorted(devices | dirs):
-        kind = "device" if path in devices else "dir"
-        for above in _parents(path):
-            if above in devices:
-                raise ConfigError(f"{source}: {kind} {path!r} lies under device {above!r}")
-        if path in devices and path in dirs:
-            raise ConfigError(f"{source}: {path!r} is declared as both a device and a dir")
-        if tree.control is not None and path.split("/")[0] == tree.control:
-            raise ConfigError(f"{source}: {path!r} would be inside the control directory "
-                              f"{tree.control!r} (rename it with [options] control = \"...\")")
+
+
+
+
+
+
 
 
 def parse(text: str, source: str = "<config>") -> Tree:
@@ -351,7 +223,7 @@ def parse(text: str, source: str = "<config>") -> Tree:
     unknown = set(doc) - set(SECTIONS)
     if unknown:
         raise ConfigError(f"{source}: unknown section(s) {', '.join(sorted(unknown))} "
-                          "(expected [options], [[device]], [[dir]], [[fault]])")
+                          "(expected [options], [[device]], [[dir]], [[file]], [[fault]])")
     tree = Tree(text=text, source=source)
     for read_section in SECTIONS.values():
         read_section(doc, source, tree)
@@ -379,13 +251,11 @@ OPTIONS: dict[str, Callable[[Any, str, str], Any]] = {
 }
 # sections, in the order they are read (options first: max_rules bounds [[fault]])
 SECTIONS: dict[str, Callable[[dict, str, Tree], None]] = {
-    "options": _options_of, "dir": _dirs_of, "fault": _faults_of, "device": _devices_of,
+    "options": _options_of, "dir": _dirs_of, "file": _files_of, "fault": _faults_of,
+    "device": _devices_of,
 }
 
 
-def _parents(path: str) -> list[str]:
-    parts = path.split("/")
-    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def load(path: str | None) -> Tree:
@@ -416,3 +286,7 @@ def load(path: str | None) -> Tree:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     return parse(text, path)
+
+
+__all__ = ["ConfigError", "Tree", "DeviceSpec", "DirSpec", "FileSpec", "DEFAULT_TREE", "OPTIONS",
+           "SECTIONS", "ID_MAX", "MAX_CONFIG", "parse", "load", "make_driver", "with_source", "check_mountpoint"]

@@ -50,12 +50,18 @@ MAX_WORKERS = 1 << 30   # pyfuse3's max_tasks: never the limit (max_sleeping is)
 
 HANDLERS: dict[str, str] = {}  # op -> the name of the handler that serves it
 
-# What a handler's request is about, found from its arguments: (path, td, quiet, faultable)
+# What a handler's request is about, found from its arguments: an inode, a name in a
+# directory (LINK: the link's new name), an open file (POLL: the second argument), an open
+# directory, the mount, nothing (forget), or the data path (read, write)
 INODE, ENTRY, LINK, FILE, POLL, DIR, MOUNT, NOTHING, DATA = range(9)
 
 
 def _subject(self: IofsOperations, kind: int, op: str,
              args: tuple) -> tuple[str, Any, bool, bool, Any]:
+    """``(path, td, quiet, faultable, open file)`` of a request: its path as rules name it,
+    the opener's td for a request on an open file (else None: the caller's), whether it is
+    about the control directory, whether a rule may fault it (never the root's getattr, the
+    way into the control directory), and the open file it goes through, if any."""
     fs = self.fs
     ns = fs.ns
     if kind == INODE:
@@ -202,7 +208,11 @@ class IofsOperations(pyfuse3.Operations):
 
     def _entry(self, node: Any) -> pyfuse3.EntryAttributes:
         """Attributes for a reply that hands the kernel a new lookup reference."""
-        attr = self._attr(self.ns.attributes(node))
+        try:
+            attr = self._attr(self.ns.attributes(node))
+        except BaseException:
+            self.ns.forget(node.ino, 0)  # not handed to the kernel: free it if unheld
+            raise
         self.ns.remember(node)
         return attr
 
@@ -364,8 +374,9 @@ class IofsOperations(pyfuse3.Operations):
     @handler("readdir", DIR)
     async def readdir(self, fh: int, start_id: int, token: Any) -> None:
         d = self.opens.dir(fh)
-        for name, node, cookie in self.ns.listing(d.node, start_id):
+        for name, node, cookie in self.ns.listing(d.node, start_id, d):
             if not pyfuse3.readdir_reply(token, name, self._attr(self.ns.attributes(node)), cookie):
+                self.ns.forget(node.ino, 0)  # not handed to the kernel: free it if unheld
                 return
             if cookie > 2:  # "." and ".." carry no lookup reference
                 self.ns.remember(node)
@@ -384,7 +395,11 @@ class IofsOperations(pyfuse3.Operations):
     async def create(self, parent_inode: int, name: bytes, mode: int, flags: int,
                      td: Td) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
         node = self.ns.create(parent_inode, name, mode & ~td.umask, td)
-        fh, of = await self.opens.open(node, flags & ~os.O_TRUNC, td)
+        try:
+            fh, of = await self.opens.open(node, flags & ~os.O_TRUNC, td)
+        except BaseException:
+            self.ns.forget(node.ino, 0)  # the name stays; what only this reply held goes
+            raise
         return self._file_info(fh, of), self._entry(node)
 
     @handler("mknod", ENTRY)

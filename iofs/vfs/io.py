@@ -84,7 +84,7 @@ class DataPath:
         if uio._holes is not None or moved > uio._skip:
             _unfilled_to_zeros(self._reply, uio, moved)
         stats.bytes_read += moved
-        if of.regular:
+        if of.times:
             self.ns.accessed(of.node)
         return self._reply[:moved]
 
@@ -150,7 +150,7 @@ class DataPath:
         else:  # (the common case of _result, inline: this is every write)
             moved = size - resid
         stats.bytes_written += moved
-        if of.regular and moved:
+        if of.times and moved:
             self.ns.touched(of.node)
         return moved
 

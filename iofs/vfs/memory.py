@@ -389,7 +389,8 @@ class MemoryNamespace(Namespace):
             node.mtime_ns = changes.mtime_ns
         node.ctime_ns = changes.ctime_ns if changes.ctime_ns is not None else now
 
-    def listing(self, directory: Dir, after: int) -> Iterator[tuple[bytes, Node, int]]:
+    def listing(self, directory: Dir, after: int,
+                cursor: Any = None) -> Iterator[tuple[bytes, Node, int]]:
         directory.atime_ns = time.time_ns()
         return directory.listing(after)
 

@@ -3,7 +3,7 @@ by inode number and name, with the errno of every failure as ``OSError``. Nothin
 FUSE.
 
 A backend implements :class:`Namespace`; the in-memory tree (:mod:`iofs.vfs.memory`) is the
-first. Every file whose data can be read or written is served by a device
+first, a host directory (:mod:`iofs.vfs.host`, routed by :mod:`iofs.vfs.routed`) the second. Every file whose data can be read or written is served by a device
 (:class:`~iofs.dev.driver.Device`): a device node by its driver, a regular file by the
 backend's own driver, so that every byte moves through the same uio path.
 
@@ -154,8 +154,11 @@ class Namespace(ABC):
                noreplace: bool = False, exchange: bool = False) -> None: ...
 
     @abstractmethod
-    def listing(self, directory: Any, after: int) -> Iterator[tuple[bytes, Any, int]]:
-        """Entries with a cookie greater than ``after`` in order, "." and ".." first."""
+    def listing(self, directory: Any, after: int,
+                cursor: Any = None) -> Iterator[tuple[bytes, Any, int]]:
+        """Entries with a cookie greater than ``after`` in order, "." and ".." first.
+        ``cursor`` is the open directory's, where a backend may keep what it needs between
+        the calls of one listing (its ``names``)."""
 
     @abstractmethod
     def statfs(self) -> FsStats: ...

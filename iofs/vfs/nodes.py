@@ -59,6 +59,7 @@ class Node:
             self.mtime_ns = now
 
     is_dir = False
+    host = False  # (a node of a host directory says True: iofs.vfs.host_nodes)
 
 
 class Dir(Node):

@@ -17,10 +17,12 @@ class OpenFile:
     opened it, per-open driver state (cdevpriv), and one reusable uio per direction for
     drivers that cannot sleep. ``hook`` is the fault and trace hook, or None (the control
     files are never traced); ``path`` and ``comm`` name the file and the opener for it.
-    ``direct``: the open bypasses the page cache."""
+    ``direct``: the open bypasses the page cache. ``times``: the namespace keeps the file's
+    times (a regular file in memory: reads move its atime, writes its mtime; a host file's
+    are the host's)."""
 
     __slots__ = ("node", "dev", "d_read", "read_async", "d_write", "write_async", "ioflag",
-                 "flags", "td", "limit", "stats", "stream", "regular", "cdevpriv", "cdevpriv_dtr",
+                 "flags", "td", "limit", "stats", "stream", "times", "cdevpriv", "cdevpriv_dtr",
                  "read_uio", "write_uio", "hook", "path", "comm", "direct")
 
     def __init__(self, node: Any, dev: Device, flags: int, td: Td) -> None:
@@ -34,7 +36,7 @@ class OpenFile:
         self.limit = dev.limit
         self.stats = dev.stats
         self.stream = dev.stream
-        self.regular = dev.regular
+        self.times = dev.regular and not node.host
         self.cdevpriv: Any = None
         self.cdevpriv_dtr: Any = None
         self.read_uio = Uio.single(_NOTHING, 0, UIO_READ, UIO_USERSPACE, 0, td, dev.limit, flags)
@@ -48,12 +50,14 @@ class OpenFile:
 
 
 class OpenDir:
-    """One open of a directory, and who opened it."""
+    """One open of a directory, and who opened it. ``names``: what a backend keeps between
+    the readdir calls of one listing (a host directory's names)."""
 
-    __slots__ = ("node", "td", "path", "quiet")
+    __slots__ = ("node", "td", "path", "quiet", "names")
 
     def __init__(self, node: Any, td: Td, path: str, quiet: bool) -> None:
         self.node, self.td, self.path, self.quiet = node, td, path, quiet
+        self.names: Any = None
 
 
 __all__ = ["OpenFile", "OpenDir"]

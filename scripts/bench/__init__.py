@@ -43,6 +43,17 @@ shows medians, and ratios are medians of the per-round ratios:
 * xattr: dd 4k writes of a new regular file with ``xattr`` true (the default: the kernel asks
   getxattr("security.capability") before each write(2)) and false, write-through and with
   ``writeback_cache``; the getxattr requests per write(2), counted in the trace.
+* sweep: ``iofs sweep`` of a C program that makes 30 reads (10 with --quick), with
+  ``--actions short:1``: cases per second of the new sweep (one mount per worker, reset between
+  runs), of ``--fresh-mounts`` (a mount per run, the old way) and, with ``--baseline``, of the
+  baseline checkout's own sweep, over the whole command; the new one's per-run overhead beyond
+  the program's own time, in parts; and ``--jobs 2`` against ``--jobs 1`` on a program that
+  mostly waits.
+* backed: a host directory served by iofs (``iofs mount --source``; also with ``xattr =
+  false`` and with ``writeback_cache``) beside a bare pyfuse3 passthrough
+  (``bare_passthrough.py``) and the backing tmpfs itself: fio psync sequential write and read
+  at 4k, 128k, 1m and random read at 4k, 64 MiB files, interleaved rounds, pinned; and the
+  daemon's peak RSS while 4 GiB are written through a backed mount.
 
 Output: markdown on stdout, ``--json FILE`` the raw numbers, ``--plot FILE.png`` a bar chart
 (needs matplotlib: ``pip install -e '.[plot]'``). ``--quick`` shrinks everything to a smoke run
@@ -53,6 +64,7 @@ Modules: ``common`` (constants, units), ``settings``, ``mounts`` (iofs through t
 ``iofs.testing.mount.Mount``) and ``others`` (bare, example, tmpfs), ``measure`` (dd, fio,
 /proc, CPU affinity), ``stats``, ``control`` (the control files and the trace), ``runner``
 (rounds, pinning, the mounts of a run), one module per section (``dd``, ``fio``, ``hook``,
-``durability``, ``xattr``, ``memory``, ``uiomove``), ``targets``, ``baseline`` (the new/base
+``durability``, ``xattr``, ``sweep``, ``backed``, ``memory``, ``uiomove``), ``targets``,
+``baseline`` (the new/base
 ratios), ``report`` and ``report_sections`` (markdown), ``plot`` and ``cli``.
 """

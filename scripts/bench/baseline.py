@@ -82,7 +82,17 @@ def comparisons(result: dict[str, Any]) -> list[dict]:
     x = result.get("xattr") or {}
     out += _throughput("xattr", x.get("rows", []), ["xattr", "noxattr"])
     out += _memory(result.get("memory") or [])
+    out += _sweep(result.get("sweep") or {})
     return out
+
+
+def _sweep(w: dict[str, Any]) -> list[dict]:
+    """The sweep section's cases per second, this checkout's sweep against the baseline's."""
+    rates = w.get("rates") or {}
+    if "base" not in rates.get("median", {}):
+        return []
+    return [_row("sweep", f"iofs sweep, {w['reads']} reads x short:1", "new", "cases/s",
+                 rates["median"]["new"], rates["median"]["base"], rates["ratio"].get("new/base"))]
 
 
 def _fmt(v: float | None, digits: int | None = None) -> str:

@@ -17,7 +17,7 @@ import pyfuse3
 
 from iofs.system.mounts import mounts_under
 
-from . import baseline, dd, durability, fio, hook, memory, uiomove, xattr
+from . import backed, baseline, dd, durability, fio, hook, memory, sweep, uiomove, xattr
 from . import __doc__ as DOC
 from .common import PARTS, REPO, based, log
 from .measure import fio_version, pick_cpu
@@ -76,7 +76,8 @@ def _skeleton(s: Settings, fio: str | None, workdir: str) -> dict[str, Any]:
                  "loadavg_start": [round(x, 2) for x in os.getloadavg()]},
         "workdir": workdir,
         "filesystems": {}, "request_sizes": None, "dd": [], "fio": [], "memory": [], "uiomove": None,
-        "hook": None, "durability": None, "xattr": None, "baseline": None,
+        "hook": None, "durability": None, "xattr": None, "sweep": None, "backed": None,
+        "baseline": None,
         "targets": [], "errors": [],
     }
 
@@ -120,6 +121,10 @@ def _run(parts: set[str], args: argparse.Namespace, s: Settings, result: dict[st
             result["durability"] = durability.run(r)
         if "xattr" in parts:
             result["xattr"] = xattr.run(r)
+        if "sweep" in parts:
+            result["sweep"] = sweep.run(r)
+        if "backed" in parts:
+            result["backed"] = backed.run(r)
         if "memory" in parts:
             # not mounted above (--only): mounted fresh there
             for n in ("iofs", "bare") + ((based("iofs"),) if args.baseline else ()):

@@ -14,7 +14,7 @@ NAN = float("nan")
 BASE = "@base"       # the suffix of a column (and a mount) that runs the --baseline checkout
 # the order of the filesystems in notes and in the plot; a baseline column follows its own
 FS_ORDER = ["iofs", "iofs" + BASE, "iofs-wb", "iofs-wb" + BASE, "bare", "tmpfs", "example"]
-PARTS = ["dd", "fio", "hook", "durability", "xattr", "memory", "uiomove"]
+PARTS = ["dd", "fio", "hook", "durability", "xattr", "sweep", "backed", "memory", "uiomove"]
 ENGINES = ["sync", "psync", "vsync", "pvsync2"]
 C_ENV = dict(os.environ, LC_ALL="C", LANG="C")  # dd's summary line in a parseable form
 

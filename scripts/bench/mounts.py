@@ -102,12 +102,15 @@ class IofsFs(Fs):
     config and log in ``workdir/NAME.d``."""
 
     def __init__(self, name: str, workdir: str, checkout: str,
-                 config_text: str | None = None) -> None:
+                 config_text: str | None = None, source: str | None = None) -> None:
         mp = os.path.join(workdir, name.replace(BASE, "-base"))
-        super().__init__(name, mp, {"zero": f"{mp}/zero", "mem": f"{mp}/mem0", "dir": f"{mp}/tmp"})
+        paths = {"dir": mp} if source else {"zero": f"{mp}/zero", "mem": f"{mp}/mem0",
+                                            "dir": f"{mp}/tmp"}
+        super().__init__(name, mp, paths)
         state = mp + ".d"
         os.makedirs(state, exist_ok=True)
-        self.mount = Mount(state, config_text, env=checkout_env(checkout), mountpoint=mp)
+        self.mount = Mount(state, config_text, env=checkout_env(checkout), mountpoint=mp,
+                           args=["--source", source] if source else [])
         self.log_path = str(self.mount.log)
         self._daemon: tuple[int, int | None] | None = None
 
@@ -147,6 +150,8 @@ class IofsFs(Fs):
             end_daemon(daemon[0], Unmounted(), 1.5)
 
 
-def mount_iofs(name: str, workdir: str, checkout: str, config_text: str | None = None) -> IofsFs:
-    """A started :class:`IofsFs` (MountError if it cannot be)."""
-    return IofsFs(name, workdir, checkout, config_text).start()
+def mount_iofs(name: str, workdir: str, checkout: str, config_text: str | None = None,
+               source: str | None = None) -> IofsFs:
+    """A started :class:`IofsFs` (MountError if it cannot be); with ``source``, the host
+    directory it serves as the whole mount (``iofs mount --source``, its files in ``dir``)."""
+    return IofsFs(name, workdir, checkout, config_text, source).start()

@@ -122,6 +122,12 @@ def mount_bare(workdir: str, mp: str, mem_size: int = MEM_SIZE, stats: bool = Fa
     return ProcFs("bare", mp, cmd, {"zero": f"{mp}/zero", "mem": f"{mp}/mem"}, workdir).start()
 
 
+def mount_passthrough(workdir: str, mp: str, source: str) -> ProcFs:
+    """``bare_passthrough.py`` serving ``source`` at ``mp`` (its files in ``dir``)."""
+    cmd = [sys.executable, os.path.join(HERE, "bare_passthrough.py"), source, mp]
+    return ProcFs("bare-pass", mp, cmd, {"dir": mp}, workdir).start()
+
+
 def mount_example(workdir: str, mp: str, script: str) -> ProcFs:
     """pyfuse3's examples/tmpfs.py (``script``) at ``mp``."""
     m = ProcFs("example", mp, [sys.executable, script, mp], {"dir": mp}, workdir).start()

@@ -146,8 +146,71 @@ def _xattr(x: dict[str, Any]) -> list[str]:
     return out
 
 
+def _sweep(w: dict[str, Any]) -> list[str]:
+    """Cases per second of each column, new's per-run overhead and its parts, --jobs 2/1."""
+    rates = w["rates"]
+    cols = list(rates["median"])
+    heads = {"new": "new (one mount per worker)", "fresh": "--fresh-mounts (a mount per run)",
+             "base": "base (the baseline's sweep)"}
+    out = [f"### iofs sweep (a {w['program']} program making {w['reads']} reads of 100 bytes, "
+           "swept with short:1: cases per second over the whole command)", "",
+           "| " + " | ".join(heads[c] for c in cols) + " | "
+           + " | ".join(rates["ratio"]) + " |", "|" + "---:|" * (len(cols) + len(rates["ratio"])),
+           "| " + " | ".join(fmt(rates["median"][c]) for c in cols) + " | "
+           + " | ".join(fmt(v, 2) for v in rates["ratio"].values()) + " |", ""]
+    o = w.get("overhead")
+    if o:
+        ms = {k: v * 1000 for k, v in o.items()}
+        out += ["| per faulted run (ms) | program's own time | overhead | reset and rules | "
+                "spawn in a cgroup, kill, reap | rule hits | the rest (engine) |",
+                "|---:|---:|---:|---:|---:|---:|---:|",
+                f"| {ms['per_run_s']:.1f} | {ms['program_s']:.1f} | {ms['overhead_s']:.1f} | "
+                f"{ms['reset_and_rules_s']:.1f} | {ms['spawn_group_reap_s']:.1f} | "
+                f"{ms['hits_s']:.1f} | {ms['engine_s']:.1f} |", ""]
+    j = w.get("jobs")
+    if j:
+        out += [f"| a program that mostly waits ({j['reads']} reads, {j['wait_ms']} ms after "
+                "each): faulted runs/s | --jobs 1 | --jobs 2 | 2 jobs / 1 job |",
+                "|---|---:|---:|---:|",
+                f"| {w['cpus']} CPUs | {fmt(j['median']['1'])} | {fmt(j['median']['2'])} | "
+                f"{fmt(j['ratio'], 2)} |", ""]
+    return out
+
+
+def _backed(b: dict[str, Any]) -> list[str]:
+    """MB/s of each backed column, the ratios between them, and the daemon's peak RSS."""
+    heads = {"iofs-backed": "iofs backed", "iofs-backed-noxattr": "xattr = false",
+             "iofs-backed-wb": "writeback_cache", "bare-pass": "bare passthrough",
+             "backing": "backing tmpfs"}
+    cols = [c for c in b["columns"] if any(r["median"].get(c) for r in b["rows"])]
+    ratios = [q for q in ("iofs-backed/bare-pass", "iofs-backed/backing", "bare-pass/backing",
+                          "iofs-backed-noxattr/bare-pass", "iofs-backed-wb/bare-pass")
+              if any(r["ratio"].get(q) for r in b["rows"])]
+    rhead = {"iofs-backed/bare-pass": "backed/bare", "iofs-backed/backing": "backed/backing",
+             "bare-pass/backing": "bare/backing", "iofs-backed-noxattr/bare-pass":
+             "no xattr/bare", "iofs-backed-wb/bare-pass": "wb/bare"}
+    out = [f"### backed: a host directory through iofs (`--source`), a bare pyfuse3 passthrough "
+           f"and the backing tmpfs itself (MB/s; {human(b['file_size'])} files, medians of "
+           f"{b['reps']} interleaved rounds"
+           + (f"; fio and the daemons pinned to CPU {b['pinned_cpu']}"
+              if b.get("pinned_cpu") is not None else "") + ")", "",
+           "| fio | " + " | ".join(heads[c] for c in cols) + " | "
+           + " | ".join(rhead[q] for q in ratios) + " |",
+           "|---|" + "---:|" * (len(cols) + len(ratios))]
+    for r in b["rows"]:
+        out.append(f"| {r['test'][4:]} | " + " | ".join(fmt(r["median"].get(c)) for c in cols)
+                   + " | " + " | ".join(fmt(r["ratio"].get(q), 3) for q in ratios) + " |")
+    rss = b.get("rss") or {}
+    if rss.get("peak_rss_kib"):
+        out += ["", f"Peak RSS of a backed mount's daemon writing {human(rss['bytes'])} through "
+                f"it (durability off): {rss['peak_rss_kib'] / 1024:.1f} MiB "
+                f"({fmt(rss.get('mb_s'))} MB/s)."]
+    out.append("")
+    return out
+
+
 def sections(result: dict[str, Any]) -> list[str]:
-    """The hook, durability and xattr tables (those that ran)."""
+    """The hook, durability, xattr, sweep and backed tables (those that ran)."""
     out: list[str] = []
     h = result.get("hook")
     if h and h["rows"]:
@@ -158,4 +221,10 @@ def sections(result: dict[str, Any]) -> list[str]:
     x = result.get("xattr")
     if x and x["rows"]:
         out += _xattr(x)
+    w = result.get("sweep")
+    if w:
+        out += _sweep(w)
+    b = result.get("backed")
+    if b and b["rows"]:
+        out += _backed(b)
     return out

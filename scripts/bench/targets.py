@@ -28,7 +28,17 @@ def targets(result: dict[str, Any]) -> list[dict]:
     if "request_4k_us" in u:
         out.add("4 KiB request path (µs)", u["request_4k_us"]["us"], "<=", u["request_4k_us"]["target"])
     _hook_durability(out, result)
+    _sweep(out, result.get("sweep"))
     full = not result["settings"]["quick"]
+    b = result.get("backed") or {}
+    for r in b.get("rows", []):
+        out.add(f"backed {r['test']}: iofs backed / bare passthrough",
+                r["ratio"].get("iofs-backed/bare-pass"), ">=", 0.90)
+    rss = b.get("rss") or {}
+    if rss:
+        kib = rss.get("peak_rss_kib")
+        out.add(f"iofs peak RSS writing {human(rss['bytes'])} through a backed mount (MiB)",
+                kib / 1024 if kib else None, "<", 100, full)
     for r in result["memory"]:
         if r["fs"] != "iofs":
             continue
@@ -56,6 +66,22 @@ def _dd_fio(out: _Targets, result: dict[str, Any]) -> None:
                  if r["target"] == "file" and r["ratio"].get(f"{mine}/example") is not None]
         out.add(f"fio regular files {mine}/example, worst row ({how})",
                 min(files) if files else None, ">=", 100)
+
+
+def _sweep(out: _Targets, w: dict[str, Any] | None) -> None:
+    """Cases per second against the old way (the baseline's sweep if measured, else a mount
+    per run), the per-run overhead, and 2 jobs against 1."""
+    if not w:
+        return
+    ratio = w["rates"]["ratio"]
+    old = "base" if "new/base" in ratio else "fresh"
+    out.add(f"sweep cases/s, new / {'the baseline' if old == 'base' else 'a mount per run'}",
+            ratio.get(f"new/{old}"), ">=", 4.0)
+    o = w.get("overhead")
+    out.add("sweep per-run overhead beyond the program (ms)", o and o["overhead_s"] * 1000, "<=", 150)
+    j = w.get("jobs") or {}
+    out.add("sweep --jobs 2 / --jobs 1, a program that mostly waits", j.get("ratio"), ">=", 1.6,
+            (w.get("cpus") or 1) >= 2)
 
 
 def _hook_durability(out: _Targets, result: dict[str, Any]) -> None:

@@ -103,13 +103,36 @@ def test_bench_quick(tmp_path: Path) -> None:
     check_hook(data["hook"])
     check_durability(data["durability"])
     check_xattr(data["xattr"])
+    check_sweep(data["sweep"])
     assert "### fault and trace hook" in md and "### durability" in md and "### xattr" in md
+    assert "### iofs sweep" in md
+    check_backed(data["backed"])
+    assert "### backed" in md
 
     assert data["targets"] and all({"target", "value", "limit", "met"} <= set(t) for t in data["targets"])
     names = " | ".join(t["target"] for t in data["targets"])
     for part in ("a rule that does not match", "trace reader attached", "durability on/off",
-                 "durability: extra RSS"):
+                 "durability: extra RSS", "sweep cases/s, new / a mount per run",
+                 "sweep per-run overhead", "sweep --jobs 2 / --jobs 1",
+                 "iofs backed / bare passthrough",
+                 "through a backed mount"):
         assert part in names, names
+
+
+def check_sweep(w) -> None:
+    """Cases per second of the new sweep and of one mount per run, the new one's per-run
+    overhead and its parts, and --jobs 2 against 1 (no timing judged: only that they are
+    there)."""
+    assert w and w["reads"] > 0
+    rates = w["rates"]
+    assert positive(rates["median"]["new"]) and positive(rates["median"]["fresh"]), rates
+    assert positive(rates["ratio"]["new/fresh"])
+    o = w["overhead"]
+    assert o and positive(o["per_run_s"]) and positive(o["program_s"]), o
+    for part in ("overhead_s", "reset_and_rules_s", "spawn_group_reap_s", "hits_s", "engine_s"):
+        assert finite(o[part]), (part, o)
+    j = w["jobs"]
+    assert positive(j["median"]["1"]) and positive(j["median"]["2"]) and positive(j["ratio"]), j
 
 
 def check_dd(dd: list[dict], names: tuple[str, ...]) -> None:
@@ -218,3 +241,19 @@ def check_xattr(xattr) -> None:
             assert positive(r["median"][name]), (name, r)
             assert finite(r["getxattr_per_write"][name]) and r["getxattr_per_write"][name] >= 0, r
         assert positive(r["ratio"]["noxattr/xattr"]), r
+
+
+def check_backed(backed) -> None:
+    """A host directory through iofs, the bare passthrough and the backing tmpfs: every fio
+    row of every column, the ratios, and the peak RSS of a backed mount's daemon."""
+    assert backed and [(r["op"], r["bs"]) for r in backed["rows"]] == [
+        ("write", 4096), ("read", 4096), ("write", 128 << 10), ("read", 128 << 10),
+        ("write", 1 << 20), ("read", 1 << 20), ("randread", 4096)]
+    for r in backed["rows"]:
+        for name in backed["columns"]:
+            assert r["samples"][name] and all(positive(x) for x in r["samples"][name]), (name, r)
+            assert positive(r["median"][name]), (name, r)
+        for q in ("iofs-backed/bare-pass", "iofs-backed/backing", "bare-pass/backing"):
+            assert positive(r["ratio"][q]), (q, r)
+    rss = backed["rss"]
+    assert positive(rss["peak_rss_kib"]) and rss["peak_rss_kib"] < 100 * 1024, rss

@@ -50,6 +50,27 @@ def test_mount_t_fuse_iofs_with_options(tmp_path):
     assert "unmounted" in log.read_text()
 
 
+def test_mount_t_fuse_iofs_with_a_source(tmp_path):
+    """``source=DIR``: the host directory DIR as the whole mount, as ``--source DIR``."""
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "f").write_bytes(b"from the host\n")
+    mp = tmp_path / "mnt"
+    mp.mkdir()
+    res = subprocess.run(mount_command(mp, f"source={host},log={tmp_path / 'iofs.log'}"),
+                         capture_output=True, text=True, timeout=60)
+    try:
+        assert res.returncode == 0, res.stderr
+        assert (mp / "f").read_bytes() == b"from the host\n"
+        (mp / "g").write_bytes(b"through the mount")
+        assert (host / "g").read_bytes() == b"through the mount"
+    finally:
+        subprocess.run(["umount", str(mp)], capture_output=True)
+        if mount_type(str(mp)) is not None:
+            subprocess.run(["fusermount3", "-u", "-z", str(mp)], capture_output=True)
+    assert mount_type(str(mp)) is None
+
+
 @pytest.mark.parametrize("options, message", [
     ("bogus", "unknown mount option 'bogus'"),
     ("config", "unknown mount option 'config'"),
@@ -60,5 +81,6 @@ def test_bad_mount_option_is_one_line(tmp_path, options, message):
     res = subprocess.run([str(HELPER), "iofs", str(mp), "-o", options], capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 2
-    assert res.stderr.strip().splitlines() == [f"iofs: {message} (config=FILE, log=FILE, allow_other, debug)"]
+    assert res.stderr.strip().splitlines() == [
+        f"iofs: {message} (config=FILE, source=DIR, log=FILE, allow_other, debug)"]
     assert mount_type(str(mp)) is None

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.support.data import MiB, first_difference, pattern
+from tests.support.backing import KINDS, regular_mount
 from tests.support.mounting import module_mount
 
 WORKERS = 8
@@ -23,6 +24,17 @@ CHUNKS = [257, 4093, 4096, 8191, 65535, 65537, 262144, MiB]
 @pytest.fixture(scope="module")
 def cm(tmp_path_factory):
     with module_mount(tmp_path_factory) as m:
+        yield m
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def tcm(request, tmp_path_factory):
+    """The mount of the regular-file tests: ``cm`` (tmp/ in memory), or one whose tmp/ is a
+    host directory."""
+    if request.param == "memory":
+        yield request.getfixturevalue("cm")
+        return
+    with regular_mount("backed", tmp_path_factory.mktemp("conc-backed")) as m:
         yield m
 
 
@@ -139,9 +151,9 @@ def test_mem0_interleaved_stripes(cm):
 
 # ---- regular files -----------------------------------------------------------------------------
 
-def test_regular_files_one_each(cm):
+def test_regular_files_one_each(tcm):
     """Eight writers, eight new files of 3 MiB + i bytes, written front to back."""
-    names = [cm / "tmp" / f"conc-{i}" for i in range(WORKERS)]
+    names = [tcm / "tmp" / f"conc-{i}" for i in range(WORKERS)]
     sizes = [3 * MiB + i for i in range(WORKERS)]
     try:
         run_workers(_write_ranges, lambda i: (str(names[i]), [(0, sizes[i])], 50 + i, CHUNKS[i],
@@ -156,10 +168,10 @@ def test_regular_files_one_each(cm):
             f.unlink(missing_ok=True)
 
 
-def test_regular_file_shared(cm):
+def test_regular_file_shared(tcm):
     """Eight writers, one file, disjoint unaligned ranges written back to front (the file grows
     under the others' writes, leaving holes that get filled)."""
-    f = cm / "tmp" / "conc-shared"
+    f = tcm / "tmp" / "conc-shared"
     span = 512 * 1024 + 333
     ranges = [(i * span, span) for i in range(WORKERS)]
 

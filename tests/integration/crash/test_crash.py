@@ -6,27 +6,29 @@ from __future__ import annotations
 import errno
 import os
 import random
-import signal
 import struct
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
 from iofs.testing import client
+from tests.support.backing import KINDS, regular_mount
 from tests.support.cli import one_line_error, run_iofs
 from tests.support.mounting import mounted
-from tests.support.processes import rss_kib, wait_for
+from tests.support.processes import rss_kib
+from tests.support.sqlite_child import run_sqlite_child
 
 DURABLE = '[options]\ndurability = true\n[[dir]]\npath = "tmp"\nmode = "1777"\n'
 BLOCK = 4096
 
 
-@pytest.fixture(scope="module")
-def m(tmp_path_factory):
-    with mounted(tmp_path_factory.mktemp("crash"), DURABLE) as mnt:
+@pytest.fixture(scope="module", params=KINDS)
+def m(request, tmp_path_factory):
+    """A durable mount: tmp/ in memory, or a host directory (the crash writes the durable
+    state back into it)."""
+    with regular_mount(request.param, tmp_path_factory.mktemp("crash"), DURABLE) as mnt:
         yield mnt
 
 
@@ -436,54 +438,8 @@ def test_writeback_cache_dirty_pages_are_lost_in_a_crash(tmp_path):
 
 # ---- SQLite: a correct program survives a crash -------------------------------------------
 
-SQLITE_CHILD = r'''
-import sqlite3, sys
-path, mode, sync = sys.argv[1], sys.argv[2], sys.argv[3]
-db = sqlite3.connect(path, isolation_level=None)
-db.execute(f"PRAGMA journal_mode={mode}")
-db.execute(f"PRAGMA synchronous={sync}")
-db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, payload BLOB)")
-i = 0
-while True:
-    i += 1
-    db.execute("BEGIN")
-    db.execute("INSERT INTO t VALUES (?, randomblob(3000))", (i,))
-    db.execute("UPDATE t SET payload = randomblob(500) WHERE id = ?", (max(1, i // 2),))
-    db.execute("COMMIT")
-    print(i, flush=True)  # the child saw transaction i committed
-'''
-
-
 def _run_sqlite_child(m, tmp_path, name: str, mode: str, sync: str, extra: float) -> list[int]:
-    """Run the child until it has committed a few transactions, then ``extra`` seconds more,
-    and SIGKILL it: the transactions it saw committed, in order."""
-    script = tmp_path / "child.py"
-    script.write_text(SQLITE_CHILD)
-    db = m / "tmp" / name
-    child = subprocess.Popen([sys.executable, str(script), str(db), mode, sync],
-                             stdout=subprocess.PIPE, text=True)
-    seen: list[int] = []
-
-    def read_commits() -> None:
-        for line in child.stdout:
-            seen.append(int(line))
-
-    reader = threading.Thread(target=read_commits, daemon=True)
-    reader.start()
-    try:
-        # a busy host makes commits slow, not fewer: count them rather than time them
-        assert wait_for(lambda: len(seen) > 3 or child.poll() is not None, 60)
-        assert child.poll() is None, "the child died before it was killed"
-        time.sleep(extra)
-        child.send_signal(signal.SIGKILL)  # mid-transaction, most likely
-        child.wait(10)
-        reader.join(10)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        child.stdout.close()
-    return seen
+    return run_sqlite_child(m / "tmp" / name, tmp_path, mode, sync, extra)
 
 
 @pytest.mark.parametrize("mode", ["DELETE", "WAL"])

@@ -8,7 +8,9 @@ The documents follow three conventions, which this module reads:
   ``NAME_example.py`` files (library snippets) are run; ``test_*.py`` files are run by pytest
   beside examples/short-reads.
 * A ```toml block that is not a file is a tree: it must be a valid config (iofs.config.parse,
-  with the document's python files importable).
+  with the document's python files importable). A ``.toml`` file is one too, parsed where it
+  is written (a relative host ``source`` in it is taken from its directory, the work
+  directory, which holds the document's files).
 * A ```console block is a session: each line after ``$ `` is a command (with the lines that
   follow while a quote is open, or after a trailing backslash); every other line is output
   it must print. An output line may use ``*`` for any text in it, and a line ``...`` stands
@@ -90,9 +92,12 @@ def _workdir(doc: Doc, tmp: Path) -> Path:
 
 
 def _env(work: Path) -> dict[str, str]:
+    """The sessions' environment: this interpreter's ``iofs`` first on PATH, importing this
+    checkout's iofs (REPO on PYTHONPATH: an installed iofs may be another checkout's), and the
+    document's files importable."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    env["PYTHONPATH"] = str(work)
+    env["PYTHONPATH"] = f"{work}{os.pathsep}{REPO}"
     return env
 
 
@@ -133,10 +138,11 @@ def test_trees_are_valid(name, tmp_path, monkeypatch):
     doc = PARSED[name]
     work = _workdir(doc, tmp_path)
     monkeypatch.syspath_prepend(str(work))
-    trees = doc.trees + [body for f, body in doc.files.items() if f.endswith(".toml")]
-    for text in trees:
+    trees = [(text, f"{name} example") for text in doc.trees] + [
+        (body, str(work / f)) for f, body in doc.files.items() if f.endswith(".toml")]
+    for text, where in trees:
         try:
-            config.parse(text, f"{name} example")
+            config.parse(text, where)
         except config.ConfigError as exc:
             pytest.fail(str(exc))
 

@@ -214,3 +214,29 @@ def test_a_mount_no_teardown_reached_is_unmounted_at_session_end(pytester, no_mo
     ''')
     result = _run(pytester)
     result.assert_outcomes(passed=1)
+
+
+def test_the_factory_serves_a_host_directory(pytester, no_mount_left):
+    """``iofs_mount_factory(source=...)``: a project's own files, with faults and crash."""
+    pytester.makepyfile(test_inner='''
+        import os
+
+        def test_source(iofs_mount_factory, tmp_path):
+            data = tmp_path / "data"
+            data.mkdir()
+            (data / "input").write_bytes(b"0123456789")
+            m = iofs_mount_factory(source=data, durability=True)
+            assert sorted(os.listdir(m.path)) == [".iofs", "input"]
+            m.fault("path=input op=read action=short:4")
+            fd = os.open(m.path / "input", os.O_RDONLY)
+            try:
+                assert os.read(fd, 100) == b"0123"
+            finally:
+                os.close(fd)
+            (m.path / "out").write_bytes(b"never fsynced")
+            assert (data / "out").read_bytes() == b"never fsynced"
+            assert m.crash() == ["out"]
+            assert (data / "out").read_bytes() == b""
+    ''')
+    res = _run(pytester)
+    res.assert_outcomes(passed=1)

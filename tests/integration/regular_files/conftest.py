@@ -1,5 +1,7 @@
 """Fixtures of the regular file tests: one mount of the default tree per test module (``m``),
-and in it a fresh directory for each test (``d``)."""
+and in it a fresh directory for each test (``d``). ``m`` is made twice, and every test that
+takes it runs on both: ``m[memory]`` keeps ``tmp/`` in memory, ``m[backed]`` serves a host
+directory there (a tmpfs of its own: ``m.backing``)."""
 
 from __future__ import annotations
 
@@ -7,14 +9,15 @@ import os
 
 import pytest
 
-from tests.support.mounting import mounted
+from tests.support.backing import KINDS, regular_mount, statfs_of
 from tests.support.processes import wait_for
 
 
-@pytest.fixture(scope="module")
-def m(tmp_path_factory):
-    """The default tree, shared by the tests of a module."""
-    with mounted(tmp_path_factory.mktemp("regular")) as mnt:
+@pytest.fixture(scope="module", params=KINDS)
+def m(request, tmp_path_factory):
+    """The default tree, shared by the tests of a module: ``tmp/`` in memory, or a host
+    directory."""
+    with regular_mount(request.param, tmp_path_factory.mktemp("regular")) as mnt:
         yield mnt
 
 
@@ -23,11 +26,12 @@ def d(m, request):
     """A fresh directory of its own under /tmp of the module's mount, emptied afterwards.
 
     Teardown waits (up to 5 s) until the mount's free blocks and inodes are back where they
-    were: the kernel's FORGETs for what was removed trail the unlinks, and a test that counts
-    free space must not see the previous test's files freed under it.
+    were (the host directory's, on a backed mount: its inodes come back only once the daemon
+    lets go of them): the kernel's FORGETs for what was removed trail the unlinks, and a test
+    that counts free space must not see the previous test's files freed under it.
     """
     def free_counts() -> tuple[int, int]:
-        s = os.statvfs(m.path)
+        s = statfs_of(m)
         return s.f_bfree, s.f_ffree
 
     before = free_counts()

@@ -11,13 +11,14 @@ import stat
 
 import pytest
 
+from tests.support.backing import statfs_of
 from tests.support.data import MiB
 from tests.support.mounting import mounted
 from tests.support.processes import wait_for
 
 
 def _free(m) -> int:
-    s = os.statvfs(m.path)
+    s = statfs_of(m)
     return s.f_bfree * s.f_bsize
 
 

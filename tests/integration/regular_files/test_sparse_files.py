@@ -8,13 +8,14 @@ from __future__ import annotations
 import errno
 import os
 
+from tests.support.backing import statfs_of
 from tests.support.data import MiB, pattern
 from tests.support.processes import run_program
 from tests.support.syscalls import errno_of, opened
 
 
 def _free(m) -> int:
-    s = os.statvfs(m.path)
+    s = statfs_of(m)
     return s.f_bfree * s.f_bsize
 
 
@@ -44,19 +45,19 @@ def test_holes_read_as_zeros(m, d):
 def test_huge_offset_regular_file_is_sparse(m):
     """Like tmpfs: a regular file may be as large as off_t allows, and holes cost nothing."""
     p = m / "tmp" / "huge"
-    before = os.statvfs(m.path).f_bfree
+    before = statfs_of(m).f_bfree
     fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         assert os.pwrite(fd, b"far", 2**62) == 3
         assert os.fstat(fd).st_size == 2**62 + 3
         assert os.pread(fd, 8, 2**62 - 5) == b"\0\0\0\0\0far"
         assert os.pread(fd, 4, 12345) == b"\0" * 4  # a hole
-        assert os.statvfs(m.path).f_bfree >= before - 256  # one chunk, not 4 EiB
+        assert statfs_of(m).f_bfree >= before - 256  # one chunk, not 4 EiB
         os.ftruncate(fd, 0)
     finally:
         os.close(fd)
     assert os.stat(p).st_size == 0
-    assert os.statvfs(m.path).f_bfree == before  # truncation gave the memory back
+    assert statfs_of(m).f_bfree == before  # truncation gave the memory back
 
 
 def test_st_blocks_of_sparse_regular_file(m):

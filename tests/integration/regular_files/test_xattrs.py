@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from tests.support.backing import backed
 from tests.support.mounting import mounted
 from tests.support.processes import wait_for
 from tests.support.syscalls import errno_of, libc
@@ -76,9 +77,11 @@ def test_xattr_small_buffer_is_erange_and_size_query_works(xfile):
     assert _listxattr_into(str(xfile), 3) == (-1, errno.ERANGE)
 
 
-def test_xattr_limits_e2big_and_enospc(xfile):
+def test_xattr_limits_e2big_and_enospc(m, xfile):
     assert errno_of(os.setxattr, xfile, "user.big", b"x" * 65537) == errno.E2BIG
     os.setxattr(xfile, "user.max", b"x" * 65536)  # exactly the largest value
+    if backed(m):
+        return  # the rest is iofs's own bound on the memory of one node's attributes
     for k in range(1, 3):
         os.setxattr(xfile, f"user.v{k}", b"y" * 65536)
     # 256 KiB per node: the fourth full value does not fit

@@ -10,6 +10,7 @@ import select
 
 import pytest
 
+from tests.support.backing import KINDS, regular_mount
 from tests.support.data import MiB, first_difference, pattern
 from tests.support.mounting import module_mount
 
@@ -72,21 +73,49 @@ def vm(tmp_path_factory):
         yield m
 
 
-@pytest.fixture
-def fd_of(vm):
+@pytest.fixture(scope="module", params=KINDS)
+def tm(request, tmp_path_factory):
+    """The mount of the regular-file tests: ``vm`` (tmp/ in memory), or one whose tmp/ is a
+    host directory."""
+    if request.param == "memory":
+        yield request.getfixturevalue("vm")
+        return
+    with regular_mount("backed", tmp_path_factory.mktemp("vec-backed")) as m:
+        yield m
+
+
+def _opener(mnt):
     fds: list[int] = []
 
     def opener(name: str, flags: int = os.O_RDWR, mode: int = 0o644) -> int:
-        fd = os.open(vm / name, flags, mode)
+        fd = os.open(mnt / name, flags, mode)
         fds.append(fd)
         return fd
 
-    yield opener
+    return opener, fds
+
+
+def _close_all(fds: list[int]) -> None:
     for fd in fds:
         try:
             os.close(fd)
         except OSError:
             pass
+
+
+@pytest.fixture
+def fd_of(vm):
+    opener, fds = _opener(vm)
+    yield opener
+    _close_all(fds)
+
+
+@pytest.fixture
+def tfd_of(tm):
+    """fd_of for the regular-file tests, on both kinds of mount."""
+    opener, fds = _opener(tm)
+    yield opener
+    _close_all(fds)
 
 
 def read_back_all_ways(fd: int, off: int, want: bytes, salt: int) -> None:
@@ -199,7 +228,8 @@ def test_mem0_iovecs_over_max_is_einval(fd_of):
 # ---- a regular file ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("count", COUNTS)
-def test_regular_file_roundtrip(vm, fd_of, count):
+def test_regular_file_roundtrip(tm, tfd_of, count):
+    fd_of = tfd_of
     name = f"tmp/vec-{count}"
     fd = fd_of(name, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
     try:
@@ -210,12 +240,13 @@ def test_regular_file_roundtrip(vm, fd_of, count):
         fd2 = fd_of(name, os.O_RDONLY)
         assert os.pread(fd2, st.st_size, 0) == os.pread(fd, st.st_size, 0)
     finally:
-        os.unlink(vm / name)
+        os.unlink(tm / name)
 
 
 @pytest.mark.parametrize("count", COUNTS)
-def test_regular_file_hole_and_append(vm, fd_of, count):
+def test_regular_file_hole_and_append(tm, tfd_of, count):
     """pwritev past the end leaves a hole of zeros; writev on O_APPEND goes to the end."""
+    fd_of = tfd_of
     name = f"tmp/hole-{count}"
     fd = fd_of(name, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
     try:
@@ -244,7 +275,7 @@ def test_regular_file_hole_and_append(vm, fd_of, count):
         assert n == 3
         assert gather(bufs) == more[-3:] + bytes([POISON]) * 5007
     finally:
-        os.unlink(vm / name)
+        os.unlink(tm / name)
 
 
 # ---- zero, null, random ------------------------------------------------------------------------

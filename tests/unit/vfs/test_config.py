@@ -142,12 +142,12 @@ def test_an_unknown_option_names_the_known_ones():
 # ---- sections --------------------------------------------------------------------------------
 
 def test_the_sections_and_the_order_they_are_read_in():
-    assert list(SECTIONS) == ["options", "dir", "fault", "device"]
+    assert list(SECTIONS) == ["options", "dir", "file", "fault", "device"]
 
 
 @pytest.mark.parametrize("text,message", [
-    ("[devices]\n", "unknown section(s) devices (expected [options], [[device]], [[dir]], [[fault]])"),
-    ("[b]\n[a]\n", "unknown section(s) a, b (expected [options], [[device]], [[dir]], [[fault]])"),
+    ("[devices]\n", "unknown section(s) devices (expected [options], [[device]], [[dir]], [[file]], [[fault]])"),
+    ("[b]\n[a]\n", "unknown section(s) a, b (expected [options], [[device]], [[dir]], [[file]], [[fault]])"),
     ("options = 5\n", "[options] must be a table"),
     ("device = 5\n", "device must be written as [[device]] tables"),
     ('dir = "tmp"\n', "dir must be written as [[dir]] tables"),

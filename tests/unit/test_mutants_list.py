@@ -22,11 +22,12 @@ def test_every_mutant_is_found_exactly_once_and_each_area_has_its_share():
     *rows, summary = res.stdout.splitlines()
     assert summary.endswith(" refused") and ", 0 refused" in summary, summary
     areas = [row.split()[1] for row in rows]
-    for area in ("fs", "guard", "drivers", "faults", "durability", "plugin", "cli", "config",
-                 "system"):
+    for area in ("fs", "guard", "drivers", "faults", "durability", "backed", "plugin", "cli",
+                 "config", "system"):
         assert areas.count(area) >= 5, (area, areas.count(area))
-    assert 2 <= areas.count("sweep") <= 3  # the sweep engine is being rewritten: a few only
-    assert 60 <= len(rows) <= 100
+    for area in ("sweep", "crash"):
+        assert areas.count(area) >= 3, (area, areas.count(area))
+    assert 90 <= len(rows) <= 130
 
 
 def test_a_mutant_whose_text_is_not_found_exactly_once_is_refused(tmp_path):

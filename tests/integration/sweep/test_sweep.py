@@ -142,30 +142,6 @@ def test_a_command_that_makes_no_request_in_the_mount_is_said(sweeper):
     assert "made no read,write request in the mount" in one_line_error(res)
 
 
-COUNTS_MOUNTS = """import os, sys
-mnt = os.environ['IOFS_MNT']
-work = sys.argv[1]  # the sweep's work directory (TMPDIR): every run's mount is in it
-with open('/proc/self/mounts') as f:
-    mine = [line.split()[1] for line in f if line.split()[1].startswith(work + '/')]
-fd = os.open(os.path.join(mnt, 'input'), os.O_RDONLY)
-data = os.read(fd, 16)
-print(mine == [mnt], len(mine), len(data))
-"""
-
-
-def test_each_run_has_the_only_mount_of_the_sweep(sweeper, tmp_path):
-    """A run's mount is stopped when that run ends, not at the end of the sweep: every run,
-    clean or faulted, sees its own mount and no other."""
-    script = tmp_path / "counts.py"
-    script.write_text(COUNTS_MOUNTS)
-    res = sweeper.run("--config", str(TREE), "--actions", "short:1", "--", sys.executable,
-                      str(script), str(sweeper.work))
-    assert res.returncode == 1, res.stderr
-    assert res.stdout.splitlines() == [
-        "SILENT path=input op=read nth=1 action=short:1: exit 0 as clean, stdout differs at "
-        "line 1: 'True 1 16' -> 'True 1 1'"]
-
-
 def test_a_rule_that_never_fires_is_said(sweeper, tmp_path):
     """A program that makes other requests than in the clean runs (here: it reads twice in
     its first two runs, once after; its output is the same) makes rules miss: the summary

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))       # scripts/bench
 REPO = os.path.dirname(os.path.dirname(HERE))           # the checkout the bench lives in
@@ -58,3 +61,17 @@ def is_base(name: str) -> bool:
 def read_text(path: str) -> str:
     with open(path, errors="replace") as f:
         return f.read()
+
+
+def program(work: Path, name: str, c_source: str, py_source: str) -> list[str]:
+    """The argv of a benchmark's program: ``c_source`` compiled into ``work/name`` or, without
+    a C compiler, ``py_source`` run by this Python."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is not None:
+        (work / f"{name}.c").write_text(c_source)
+        res = subprocess.run([cc, "-O2", "-o", str(work / name), str(work / f"{name}.c")],
+                             capture_output=True, text=True, timeout=120)
+        if res.returncode == 0:
+            return [str(work / name)]
+    (work / f"{name}.py").write_text(py_source)
+    return [sys.executable, str(work / f"{name}.py")]

@@ -174,6 +174,13 @@ def _sweep(w: dict[str, Any]) -> list[str]:
                 "|---|---:|---:|---:|",
                 f"| {w['cpus']} CPUs | {fmt(j['median']['1'])} | {fmt(j['median']['2'])} | "
                 f"{fmt(j['ratio'], 2)} |", ""]
+    c = w.get("crash")
+    if c:
+        out += [f"| sweep --crash: a C program making {c['records']} fsynced appends, "
+                f"{c['points']} crash points, CHECK `true` (ms) | per point | program | check "
+                "| overhead |", "|---|---:|---:|---:|---:|",
+                f"| | {c['per_point_s'] * 1000:.1f} | {c['program_s'] * 1000:.1f} | "
+                f"{c['check_s'] * 1000:.1f} | {c['overhead_s'] * 1000:.1f} |", ""]
     return out
 
 

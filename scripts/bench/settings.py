@@ -31,6 +31,7 @@ class Settings:
     sweep_reps: int = 3                 # rounds of the sweep section (each sweeps a program)
     sweep_reads: int = 30               # reads of the swept program (cases of short:1)
     sweep_wait_reads: int = 10          # reads of the program that mostly waits (--jobs)
+    crash_records: int = 10             # fsynced appends of the crash-swept program
     backed_file_size: int = 64 * MIB    # the backed section's fio files
     backed_reps: int = 7                # its rounds (the columns interleaved)
     backed_rss_bytes: int = 4 * GIB     # written through a backed mount, for its peak RSS
@@ -49,7 +50,7 @@ class Settings:
                        dur_bytes={MIB: 16 * MIB, 128 * KIB: 16 * MIB, 4 * KIB: 2 * MIB},
                        dur_rewrite_bytes=16 * MIB, dur_mem_bytes=16 * MIB,
                        xattr_bytes={"write-through": 2 * MIB, "writeback": 8 * MIB},
-                       sweep_reps=1, sweep_reads=10, sweep_wait_reads=6,
+                       sweep_reps=1, sweep_reads=10, sweep_wait_reads=6, crash_records=3,
                        backed_file_size=4 * MIB, backed_reps=reps or 1,
                        backed_rss_bytes=256 * MIB)
         return cls(quick=False, reps=reps or 5, fio_reps=reps or 3,
@@ -74,5 +75,6 @@ class Settings:
                 "stream_bytes": self.stream_bytes, "memdev_size": self.memdev_size,
                 "sweep_reps": self.sweep_reps, "sweep_reads": self.sweep_reads,
                 "sweep_wait_reads": self.sweep_wait_reads,
+                "crash_records": self.crash_records,
                 "backed_file_size": self.backed_file_size, "backed_reps": self.backed_reps,
                 "backed_rss_bytes": self.backed_rss_bytes}

@@ -13,6 +13,8 @@ rounds.
   the same rules, on a mount of the same tree.
 * ``--jobs 2`` against ``--jobs 1`` on a program that mostly waits (M reads, 30 ms of sleep
   after each): faulted runs per second of each.
+* ``--crash``: the cost of a crash point beyond the program's and the checker's own time
+  (:mod:`.crash_points`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from typing import Any
 
 from iofs.testing import client
 
-from .common import REPO, BenchError, log
+from . import crash_points
+from .common import REPO, BenchError, log, program
 from .mounts import checkout_env, mount_iofs
 from .runner import Runner
 from .stats import median, paired_ratio
@@ -77,19 +80,6 @@ for _ in range(n):
 print(total)
 """
 WAIT_MS = 30
-
-
-def _program(work: Path) -> list[str]:
-    """The reader, compiled (or, without a C compiler, in Python)."""
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is not None:
-        (work / "reads.c").write_text(PROGRAM)
-        res = subprocess.run([cc, "-O2", "-o", str(work / "reads"), str(work / "reads.c")],
-                             capture_output=True, text=True, timeout=120)
-        if res.returncode == 0:
-            return [str(work / "reads")]
-    (work / "reads.py").write_text(PY_PROGRAM)
-    return [sys.executable, str(work / "reads.py")]
 
 
 def _tree(work: Path, reads: int) -> Path:
@@ -201,7 +191,7 @@ def _jobs(r: Runner, work: Path, prog: list[str], reads: int) -> dict[str, Any]:
 
 def run(r: Runner) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="sweep-", dir=r.workdir))
-    prog = _program(work)
+    prog = program(work, "reads", PROGRAM, PY_PROGRAM)
     reads = r.s.sweep_reads
     tree = _tree(work, reads)
     out: dict[str, Any] = {"program": "C" if len(prog) == 1 else "Python", "reads": reads,
@@ -216,5 +206,10 @@ def run(r: Runner) -> dict[str, Any]:
         program_s = None
     out["overhead"] = _overhead(docs, program_s)
     out["jobs"] = _jobs(r, work, prog, r.s.sweep_wait_reads)
+    try:
+        out["crash"] = crash_points.run(r, work, lambda args: _sweep(r, REPO, args, work)["json"])
+    except (BenchError, OSError, subprocess.SubprocessError, client.ControlError,
+            ValueError, KeyError) as exc:
+        r.error(f"sweep --crash: {exc}")
     shutil.rmtree(work, ignore_errors=True)
     return out

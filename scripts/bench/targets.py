@@ -80,6 +80,9 @@ def _sweep(out: _Targets, w: dict[str, Any] | None) -> None:
     o = w.get("overhead")
     out.add("sweep per-run overhead beyond the program (ms)", o and o["overhead_s"] * 1000, "<=", 150)
     j = w.get("jobs") or {}
+    c = w.get("crash") or {}
+    out.add("sweep --crash: cost per crash point beyond the program and the check (ms)",
+            c.get("overhead_s") and c["overhead_s"] * 1000, "<=", 300)
     out.add("sweep --jobs 2 / --jobs 1, a program that mostly waits", j.get("ratio"), ">=", 1.6,
             (w.get("cpus") or 1) >= 2)
 

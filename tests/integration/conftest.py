@@ -17,7 +17,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.support.mounting import Mount, check_started, is_mounted, start_mount
+from tests.support.mounting import Mount, check_started, is_mounted, mounted, start_mount
 
 if not os.path.exists("/dev/fuse"):
     pytest.fail("/dev/fuse is missing: integration tests need FUSE", pytrace=False)
@@ -37,6 +37,13 @@ def mount_iofs(tmp_path_factory):
     finally:
         for m in mounts:
             m.stop()
+
+
+@pytest.fixture(scope="module")
+def dflt(tmp_path_factory) -> Iterator[Mount]:
+    """The default tree (pipe0, mem0, tmp/ ...), one mount shared by the tests of a module."""
+    with mounted(tmp_path_factory.mktemp("default")) as m:
+        yield m
 
 
 @pytest.fixture

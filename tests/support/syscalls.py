@@ -81,4 +81,18 @@ def libc() -> ctypes.CDLL:
 
 
 __all__ = ["errno_of", "opened", "raw_read", "raw_write", "raw_open", "raw_call", "renameat2",
-           "libc", "RENAME_NOREPLACE", "RENAME_EXCHANGE", "RENAME_WHITEOUT"]
+           "libc", "RENAME_NOREPLACE", "RENAME_EXCHANGE", "RENAME_WHITEOUT", "write_file", "read_file"]
+
+
+def write_file(path, data: bytes, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> None:
+    """One write(2) of all of ``data`` to ``path`` (created 0644, truncated), asserted whole."""
+    fd = os.open(path, flags, 0o644)
+    try:
+        assert os.write(fd, data) == len(data)
+    finally:
+        os.close(fd)
+
+
+def read_file(path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()

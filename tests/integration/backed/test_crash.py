@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 
 import pytest
 
 from iofs.system.mounts import mount_type
+from tests.support.databases import assert_commits_survive
 from tests.support.cli import run_iofs
 from tests.support.mounting import mounted
 from tests.support.processes import pid_gone, wait_for
@@ -89,15 +89,7 @@ def test_sqlite_killed_and_crashed_keeps_every_commit_in_the_host(serve, host, t
     crash(m)
     m.stop()  # then the host's file, opened directly: what a machine would reboot with
     assert mount_type(str(m.path)) is None
-    db = sqlite3.connect(host / "db.sqlite")
-    try:
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        ids = {row[0] for row in db.execute("SELECT id FROM t")}
-    finally:
-        db.close()
-    missing = set(seen) - ids
-    assert not missing, f"committed and lost in the crash: {sorted(missing)[:10]}"
-    assert ids <= set(range(1, max(seen) + 2))
+    assert_commits_survive(host / "db.sqlite", seen)
 
 
 def test_a_clean_unmount_loses_nothing(serve, host):

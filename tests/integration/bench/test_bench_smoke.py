@@ -114,6 +114,7 @@ def test_bench_quick(tmp_path: Path) -> None:
     for part in ("a rule that does not match", "trace reader attached", "durability on/off",
                  "durability: extra RSS", "sweep cases/s, new / a mount per run",
                  "sweep per-run overhead", "sweep --jobs 2 / --jobs 1",
+                 "sweep --crash: cost per crash point",
                  "iofs backed / bare passthrough",
                  "through a backed mount"):
         assert part in names, names
@@ -131,6 +132,9 @@ def check_sweep(w) -> None:
     assert o and positive(o["per_run_s"]) and positive(o["program_s"]), o
     for part in ("overhead_s", "reset_and_rules_s", "spawn_group_reap_s", "hits_s", "engine_s"):
         assert finite(o[part]), (part, o)
+    c = w["crash"]
+    assert c["points"] > 0 and positive(c["per_point_s"]) and positive(c["program_s"]), c
+    assert finite(c["overhead_s"]), c
     j = w["jobs"]
     assert positive(j["median"]["1"]) and positive(j["median"]["2"]) and positive(j["ratio"]), j
 

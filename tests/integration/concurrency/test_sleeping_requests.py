@@ -12,13 +12,13 @@ import sys
 import threading
 import time
 
-import pytest
 
-from tests.support.data import KiB, pattern
+from tests.support.data import pattern
 from tests.support.mounting import mounted
 from tests.support.processes import Bg, in_syscall, kill_all, pid_gone, rss_kib, wait_for, waiting_on_fuse
 from tests.support.syscalls import raw_read
 from tests.support.users import OTHER_UID
+from tests.support.pipes import BLOCKED, CAPACITY, PIPE_BUF, drain_nonblocking
 
 READERS = 1000
 
@@ -149,28 +149,6 @@ def test_sleeping_requests_are_bounded_per_uid(tmp_path, public_dir):
         assert m.log_text().count("requests asleep in drivers (max_sleeping)") == 1
 
 
-CAPACITY = 64 * KiB  # pipe0
-PIPE_BUF = 4096
-BLOCKED = 0.3        # how long a call must stay pending to count as blocked
-
-
-@pytest.fixture(scope="module")
-def dflt(tmp_path_factory):
-    """The default tree (pipe0, mem0, tmp/ ...)."""
-    with mounted(tmp_path_factory.mktemp("default")) as m:
-        yield m
-
-
-def _drain_nonblocking(fd: int) -> bytes:
-    got = b""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            return got
-        if not chunk:
-            return got
-        got += chunk
 
 
 NONBLOCK_WRITE = r'''
@@ -206,7 +184,7 @@ def test_writes_to_one_device_wait_behind_a_sleeping_write(dflt):
             "the O_NONBLOCK write did not wait behind the sleeping one"
         assert in_syscall(probe.pid, "write")
         while not bg.done:  # room for the sleeping write: it goes in, and the lock is free
-            _drain_nonblocking(r)
+            drain_nonblocking(r)
             time.sleep(0.05)
         out, _ = probe.communicate(timeout=10)
         assert out.strip() == b"50"
@@ -215,7 +193,7 @@ def test_writes_to_one_device_wait_behind_a_sleeping_write(dflt):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and ((bg is not None and not bg.done)
                                                or (probe is not None and probe.poll() is None)):
-            _drain_nonblocking(r)
+            drain_nonblocking(r)
             time.sleep(0.05)
         os.close(wn)
         os.close(r)

@@ -53,12 +53,6 @@ driver = "status"
 
 
 @pytest.fixture(scope="module")
-def dflt(tmp_path_factory):
-    with mounted(tmp_path_factory.mktemp("devices")) as m:
-        yield m
-
-
-@pytest.fixture(scope="module")
 def custom(tmp_path_factory):
     with mounted(tmp_path_factory.mktemp("devices-custom"), CUSTOM) as m:
         yield m

@@ -20,10 +20,8 @@ import pytest
 from tests.support.mounting import mounted
 from tests.support.processes import Bg, wait_for, waiting_on_fuse
 from tests.support.trace import served, wait_served
+from tests.support.pipes import BLOCKED, CAPACITY, PIPE_BUF
 
-CAPACITY = 64 * 1024
-PIPE_BUF = 4096
-BLOCKED = 0.3  # how long a call must stay pending to count as blocked
 
 
 @pytest.fixture(scope="module")

@@ -7,35 +7,12 @@ from __future__ import annotations
 import errno
 import os
 
-import pytest
 
-from tests.support.data import KiB, first_difference, pattern
-from tests.support.mounting import mounted
+from tests.support.data import first_difference, pattern
 from tests.support.processes import Bg, wait_for, waiting_on_fuse
 from tests.support.syscalls import errno_of, raw_write
+from tests.support.pipes import BLOCKED, CAPACITY, PIPE_BUF, drain_nonblocking
 
-CAPACITY = 64 * KiB  # pipe0
-PIPE_BUF = 4096
-BLOCKED = 0.3        # how long a call must stay pending to count as blocked
-
-
-@pytest.fixture(scope="module")
-def dflt(tmp_path_factory):
-    """The default tree (pipe0, mem0, tmp/ ...)."""
-    with mounted(tmp_path_factory.mktemp("default")) as m:
-        yield m
-
-
-def _drain_nonblocking(fd: int) -> bytes:
-    got = b""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            return got
-        if not chunk:
-            return got
-        got += chunk
 
 
 
@@ -48,14 +25,14 @@ def test_pipe_buf_write_nonblocking_is_all_or_nothing(dflt):
         assert errno_of(os.write, wn, b"A" * PIPE_BUF) == errno.EAGAIN
         assert raw_write(wn, b"A" * PIPE_BUF) == (-1, errno.EAGAIN)
         assert os.write(wn, b"B" * (PIPE_BUF - 1)) == PIPE_BUF - 1  # what does fit, fits
-        got = _drain_nonblocking(r)
+        got = drain_nonblocking(r)
         want = filler + b"B" * (PIPE_BUF - 1)
         assert got == want, first_difference(got, want)
         # with exactly PIPE_BUF of room it goes in whole
         filler = pattern(9, 0, CAPACITY - PIPE_BUF)
         assert os.write(wn, filler) == len(filler)
         assert os.write(wn, b"C" * PIPE_BUF) == PIPE_BUF
-        got = _drain_nonblocking(r)
+        got = drain_nonblocking(r)
         assert got == filler + b"C" * PIPE_BUF, first_difference(got, filler + b"C" * PIPE_BUF)
     finally:
         os.close(wn)

@@ -14,24 +14,15 @@ import subprocess
 import sys
 import time
 
-import pytest
 
-from tests.support.data import KiB, first_difference, pattern
+from tests.support.data import first_difference, pattern
 from tests.support.mounting import mounted
 from tests.support.processes import kill_all, proc_number, wait_for, waiting_on_fuse
 from tests.support.syscalls import opened
+from tests.support.pipes import BLOCKED, CAPACITY, drain_nonblocking
 
-CAPACITY = 64 * KiB  # pipe0
-BLOCKED = 0.3        # how long a call must stay pending to count as blocked
 PROMPT = 3.0         # a sleeping driver looks at pending signals every 0.1 s (a busy host
                      # delays the rest: a bound far below "never", far above 0.1 s)
-
-
-@pytest.fixture(scope="module")
-def dflt(tmp_path_factory):
-    """The default tree (pipe0, mem0, tmp/ ...)."""
-    with mounted(tmp_path_factory.mktemp("default")) as m:
-        yield m
 
 
 BLOCKED_IO = r'''
@@ -104,18 +95,6 @@ def _written(pid: int) -> int:
     except OSError:
         return -1
     return -1 if n is None else n
-
-
-def _drain_nonblocking(fd: int) -> bytes:
-    got = b""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            return got
-        if not chunk:
-            return got
-        got += chunk
 
 
 def _read_exactly(fd: int, n: int, timeout: float = 10.0) -> bytes:
@@ -213,7 +192,7 @@ def test_default_action_signals_end_blocked_programs_promptly(dflt):
         dd.send_signal(signal.SIGTERM)                 # kill
         assert dd.wait(5) == -signal.SIGTERM
         assert time.monotonic() - t0 < PROMPT
-        assert _drain_nonblocking(r) == bytes(CAPACITY)  # the blocked block moved nothing
+        assert drain_nonblocking(r) == bytes(CAPACITY)  # the blocked block moved nothing
         # dd's open was released too: no writer is left, the reader sees EOF
         assert wait_for(lambda: _eof(r), 5)
 

@@ -12,19 +12,7 @@ import time
 import pytest
 
 from tests.support.mounting import DEFAULT_NAMES
-
-
-def _write(path, data: bytes, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> None:
-    fd = os.open(path, flags, 0o644)
-    try:
-        assert os.write(fd, data) == len(data)
-    finally:
-        os.close(fd)
-
-
-def _read(path) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
+from tests.support.syscalls import read_file, write_file
 
 
 def test_mkdir_rmdir(d):
@@ -37,7 +25,7 @@ def test_mkdir_rmdir(d):
     assert os.stat(d).st_nlink == 3
     with pytest.raises(FileExistsError):
         os.mkdir(d / "sub")
-    _write(d / "sub" / "f", b"f")
+    write_file(d / "sub" / "f", b"f")
     with pytest.raises(OSError) as ei:
         os.rmdir(d / "sub")
     assert ei.value.errno == errno.ENOTEMPTY
@@ -49,7 +37,7 @@ def test_mkdir_rmdir(d):
     os.rmdir(d / "sub")
     assert os.listdir(d) == []
     assert os.stat(d).st_nlink == 2
-    _write(d / "f", b"")
+    write_file(d / "f", b"")
     with pytest.raises(NotADirectoryError):
         os.mkdir(d / "f" / "x")
 
@@ -62,12 +50,12 @@ def test_name_too_long(d):
         with pytest.raises(OSError) as ei:
             call(d / long)
         assert ei.value.errno == errno.ENAMETOOLONG
-    _write(d / "short", b"")
+    write_file(d / "short", b"")
     with pytest.raises(OSError) as ei:
         os.rename(d / "short", d / long)
     assert ei.value.errno == errno.ENAMETOOLONG
-    _write(d / ok, b"255")
-    assert _read(d / ok) == b"255"
+    write_file(d / ok, b"255")
+    assert read_file(d / ok) == b"255"
     assert sorted(os.listdir(d)) == sorted([ok, "short"])
 
 

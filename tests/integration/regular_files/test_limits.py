@@ -16,20 +16,7 @@ from tests.support.backing import backed
 from tests.support.data import KiB, MiB, first_difference, pattern
 from tests.support.mounting import mounted
 from tests.support.processes import run_program, wait_for
-from tests.support.syscalls import errno_of, opened, raw_write
-
-
-def _write(path, data: bytes, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> None:
-    fd = os.open(path, flags, 0o644)
-    try:
-        assert os.write(fd, data) == len(data)
-    finally:
-        os.close(fd)
-
-
-def _read(path) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
+from tests.support.syscalls import errno_of, opened, raw_write, read_file, write_file
 
 
 def test_statfs_values(m, d):
@@ -37,7 +24,7 @@ def test_statfs_values(m, d):
         # host directory's files cost it nothing (a --source mount's: test_serving)
         s = os.statvfs(m.path)
         assert s.f_blocks == (1 << 30) // 4096 and s.f_bfree == s.f_blocks
-        _write(d / "big", b"b" * (4 * MiB))
+        write_file(d / "big", b"b" * (4 * MiB))
         assert os.statvfs(m.path).f_bfree == s.f_bfree
         return
     s = os.statvfs(m.path)
@@ -47,7 +34,7 @@ def test_statfs_values(m, d):
     assert s.f_blocks == (1 << 30) // 4096  # max_memory of the default tree
     assert s.f_bavail == s.f_bfree <= s.f_blocks
     assert 0 < s.f_ffree <= s.f_files
-    _write(d / "big", b"b" * (4 * MiB))
+    write_file(d / "big", b"b" * (4 * MiB))
     s2 = os.statvfs(m.path)
     assert s.f_bfree - s2.f_bfree == 4 * MiB // 4096
     assert s.f_ffree - s2.f_ffree == 1
@@ -66,7 +53,7 @@ def test_max_inodes_is_enospc_beyond_as_tmpfs_nr_inodes(tmp_path):
         made = 0
         with pytest.raises(OSError) as ei:
             while made < 100:
-                _write(t / f"f{made}", b"x")
+                write_file(t / f"f{made}", b"x")
                 made += 1
         assert ei.value.errno == errno.ENOSPC
         assert 0 < made < 40
@@ -77,18 +64,18 @@ def test_max_inodes_is_enospc_beyond_as_tmpfs_nr_inodes(tmp_path):
             with pytest.raises(OSError) as ei:
                 make(t / "more")
             assert ei.value.errno == errno.ENOSPC
-        _write(t / "f0", b"still writable")  # an existing name opens as before
+        write_file(t / "f0", b"still writable")  # an existing name opens as before
         os.unlink(t / "f1")
         assert wait_for(lambda: os.statvfs(m.path).f_ffree == 1, 5)
         os.link(t / "f0", t / "f0-link")  # the freed inode's room, taken by a link
         assert os.statvfs(m.path).f_ffree == 0
         with pytest.raises(OSError) as ei:
-            _write(t / "again", b"y")
+            write_file(t / "again", b"y")
         assert ei.value.errno == errno.ENOSPC
         os.rename(t / "f2", t / "f0-link")  # over a second name: its count comes back
         assert os.statvfs(m.path).f_ffree == 1
-        _write(t / "again", b"y")
-        assert _read(t / "f0") == b"still writable"
+        write_file(t / "again", b"y")
+        assert read_file(t / "f0") == b"still writable"
 
 
 # ---- max_memory -----------------------------------------------------------------------------------
@@ -131,7 +118,7 @@ def test_memory_cap_single_file_enospc(tmp_path, file_cap):
 def test_memory_cap_shared_by_files_and_daemon_survives(tmp_path):
     with mounted(tmp_path, CAPPED % "") as m:
         a, b = m / "tmp" / "a", m / "tmp" / "b"
-        _write(a, b"a" * (3 * MiB))
+        write_file(a, b"a" * (3 * MiB))
         fd = os.open(b, os.O_WRONLY | os.O_CREAT, 0o644)
         try:
             assert os.write(fd, b"b" * (2 * MiB)) == MiB  # only 1 MiB is left
@@ -143,16 +130,16 @@ def test_memory_cap_shared_by_files_and_daemon_survives(tmp_path):
         assert os.stat(b).st_size == MiB
         assert os.statvfs(m.path).f_bfree == 0
         with pytest.raises(OSError) as ei:
-            _write(m / "tmp" / "c", b"c")
+            write_file(m / "tmp" / "c", b"c")
         assert ei.value.errno == errno.ENOSPC
         # the daemon keeps serving, and freeing memory makes room again
         assert (m / "zero").open("rb").read(100) == bytes(100)
-        assert _read(a) == b"a" * (3 * MiB)
-        assert _read(b) == b"b" * MiB
+        assert read_file(a) == b"a" * (3 * MiB)
+        assert read_file(b) == b"b" * MiB
         os.unlink(a)  # its memory is back once the kernel forgets it
         assert wait_for(lambda: os.statvfs(m.path).f_bfree * 4096 == 3 * MiB, 5)
-        _write(m / "tmp" / "again", b"g" * (2 * MiB))
-        assert _read(m / "tmp" / "again") == b"g" * (2 * MiB)
+        write_file(m / "tmp" / "again", b"g" * (2 * MiB))
+        assert read_file(m / "tmp" / "again") == b"g" * (2 * MiB)
         os.truncate(b, 0)
         assert os.statvfs(m.path).f_bfree * 4096 == 2 * MiB
         assert "Traceback" not in m.log_text()

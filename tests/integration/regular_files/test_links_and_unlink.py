@@ -15,6 +15,7 @@ from tests.support.backing import statfs_of
 from tests.support.data import MiB
 from tests.support.mounting import mounted
 from tests.support.processes import wait_for
+from tests.support.syscalls import read_file, write_file
 
 
 def _free(m) -> int:
@@ -22,24 +23,11 @@ def _free(m) -> int:
     return s.f_bfree * s.f_bsize
 
 
-def _write(path, data: bytes, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> None:
-    fd = os.open(path, flags, 0o644)
-    try:
-        assert os.write(fd, data) == len(data)
-    finally:
-        os.close(fd)
-
-
-def _read(path) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
 # ---- unlink ---------------------------------------------------------------------------------------
 
 def test_unlink_open_file_still_readable(m, d):
     data = os.urandom(2 * MiB)
-    _write(d / "u", data)
+    write_file(d / "u", data)
     fd = os.open(d / "u", os.O_RDWR)
     try:
         free_before_unlink = _free(m)
@@ -70,7 +58,7 @@ def test_unlink_errors(d):
 # ---- links ----------------------------------------------------------------------------------------
 
 def test_hard_links(d):
-    _write(d / "orig", b"shared")
+    write_file(d / "orig", b"shared")
     os.link(d / "orig", d / "alias")
     a, b = os.stat(d / "orig"), os.stat(d / "alias")
     assert a.st_ino == b.st_ino
@@ -80,10 +68,10 @@ def test_hard_links(d):
         os.write(fd, b" bytes")
     finally:
         os.close(fd)
-    assert _read(d / "orig") == b"shared bytes"
+    assert read_file(d / "orig") == b"shared bytes"
     os.unlink(d / "orig")
     assert os.stat(d / "alias").st_nlink == 1
-    assert _read(d / "alias") == b"shared bytes"
+    assert read_file(d / "alias") == b"shared bytes"
     with pytest.raises(FileExistsError):
         os.link(d / "alias", d / "alias")
     os.mkdir(d / "dir")
@@ -92,7 +80,7 @@ def test_hard_links(d):
 
 
 def test_symlinks(d):
-    _write(d / "target", b"via symlink")
+    write_file(d / "target", b"via symlink")
     os.symlink("target", d / "rel")
     os.symlink(str(d / "target"), d / "abs")
     os.symlink("nowhere", d / "dangling")
@@ -101,15 +89,15 @@ def test_symlinks(d):
     st = os.lstat(d / "rel")
     assert stat.S_ISLNK(st.st_mode)
     assert st.st_size == len("target")
-    assert _read(d / "rel") == b"via symlink"
-    assert _read(d / "abs") == b"via symlink"
+    assert read_file(d / "rel") == b"via symlink"
+    assert read_file(d / "abs") == b"via symlink"
     with pytest.raises(FileNotFoundError):
-        _read(d / "dangling")
+        read_file(d / "dangling")
     with pytest.raises(OSError) as ei:
         os.readlink(d / "target")
     assert ei.value.errno == errno.EINVAL
     os.unlink(d / "rel")
-    assert _read(d / "target") == b"via symlink"
+    assert read_file(d / "target") == b"via symlink"
 
 
 DATA = b"abcdefghijklmnopqrstuvwxyz"

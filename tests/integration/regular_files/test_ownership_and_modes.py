@@ -11,19 +11,12 @@ import pytest
 
 from tests.support.mounting import mounted
 from tests.support.processes import run_program
-
-
-def _write(path, data: bytes, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> None:
-    fd = os.open(path, flags, 0o644)
-    try:
-        assert os.write(fd, data) == len(data)
-    finally:
-        os.close(fd)
+from tests.support.syscalls import write_file
 
 
 def test_chmod_chown_utime(d):
     p = d / "c"
-    _write(p, b"")
+    write_file(p, b"")
     os.chmod(p, 0o4711)
     assert stat.S_IMODE(os.stat(p).st_mode) == 0o4711
     os.chmod(p, 0o600)

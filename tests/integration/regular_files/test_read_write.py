@@ -11,20 +11,7 @@ import time
 import pytest
 
 from tests.support.data import MiB
-
-
-def _write(path, data: bytes, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> None:
-    fd = os.open(path, flags, 0o644)
-    try:
-        assert os.write(fd, data) == len(data)
-    finally:
-        os.close(fd)
-
-
-def _read(path) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
+from tests.support.syscalls import read_file, write_file
 
 # ---- create, write, read --------------------------------------------------------------------------
 
@@ -46,9 +33,9 @@ def test_create_mode_and_excl(d):
 
 def test_write_read_roundtrip(d):
     data = os.urandom(3 * MiB + 123)
-    _write(d / "f", data)
+    write_file(d / "f", data)
     assert os.stat(d / "f").st_size == len(data)
-    assert _read(d / "f") == data
+    assert read_file(d / "f") == data
     fd = os.open(d / "f", os.O_RDONLY)
     try:
         assert os.pread(fd, 10, MiB - 5) == data[MiB - 5:MiB + 5]  # across a chunk boundary
@@ -60,14 +47,14 @@ def test_write_read_roundtrip(d):
 
 
 def test_overwrite_in_the_middle(d):
-    _write(d / "f", b"a" * 10000)
+    write_file(d / "f", b"a" * 10000)
     fd = os.open(d / "f", os.O_RDWR)
     try:
         assert os.pwrite(fd, b"XYZ", 5000) == 3
         assert os.fstat(fd).st_size == 10000
     finally:
         os.close(fd)
-    assert _read(d / "f") == b"a" * 5000 + b"XYZ" + b"a" * 4997
+    assert read_file(d / "f") == b"a" * 5000 + b"XYZ" + b"a" * 4997
 
 
 def test_open_missing_is_enoent(d):
@@ -81,13 +68,13 @@ def test_open_missing_is_enoent(d):
 
 def test_truncate_grow_and_shrink(d):
     p = d / "t"
-    _write(p, b"A" * 100)
+    write_file(p, b"A" * 100)
     os.truncate(p, 10)
     assert os.stat(p).st_size == 10
-    assert _read(p) == b"A" * 10
+    assert read_file(p) == b"A" * 10
     os.truncate(p, 5000)  # the bytes cut off must not come back
     assert os.stat(p).st_size == 5000
-    assert _read(p) == b"A" * 10 + bytes(4990)
+    assert read_file(p) == b"A" * 10 + bytes(4990)
     fd = os.open(p, os.O_RDWR)
     try:
         os.ftruncate(fd, 3 * MiB)
@@ -103,19 +90,19 @@ def test_truncate_grow_and_shrink(d):
 @pytest.mark.parametrize("mode", [os.O_WRONLY, os.O_RDWR], ids=["wronly", "rdwr"])
 def test_o_trunc(d, mode):
     p = d / "t"
-    _write(p, b"old content")
+    write_file(p, b"old content")
     fd = os.open(p, mode | os.O_TRUNC)
     try:
         assert os.fstat(fd).st_size == 0
         os.write(fd, b"new")
     finally:
         os.close(fd)
-    assert _read(p) == b"new"
+    assert read_file(p) == b"new"
 
 
 def test_o_append(d):
     p = d / "a"
-    _write(p, b"abc")
+    write_file(p, b"abc")
     fd = os.open(p, os.O_WRONLY | os.O_APPEND)
     fd2 = os.open(p, os.O_WRONLY | os.O_APPEND)
     try:
@@ -126,14 +113,14 @@ def test_o_append(d):
     finally:
         os.close(fd)
         os.close(fd2)
-    assert _read(p) == b"abcdefghijk"
+    assert read_file(p) == b"abcdefghijk"
 
 
 # ---- times, sizes, attributes ---------------------------------------------------------------------
 
 def test_size_and_mtime_update_on_write(d):
     p = d / "m"
-    _write(p, b"x")
+    write_file(p, b"x")
     os.utime(p, ns=(1_000_000_000, 1_000_000_000))
     st0 = os.stat(p)
     assert st0.st_mtime_ns == 1_000_000_000

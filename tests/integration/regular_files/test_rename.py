@@ -10,54 +10,41 @@ import os
 
 import pytest
 
-from tests.support.syscalls import renameat2
+from tests.support.syscalls import read_file, renameat2, write_file
 
 RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2
 
 
-def _write(path, data: bytes, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> None:
-    fd = os.open(path, flags, 0o644)
-    try:
-        assert os.write(fd, data) == len(data)
-    finally:
-        os.close(fd)
-
-
-def _read(path) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def test_rename_simple_and_across_dirs(d):
-    _write(d / "a", b"A")
+    write_file(d / "a", b"A")
     os.mkdir(d / "sub")
     os.rename(d / "a", d / "b")
     assert sorted(os.listdir(d)) == ["b", "sub"]
-    assert _read(d / "b") == b"A"
+    assert read_file(d / "b") == b"A"
     os.rename(d / "b", d / "sub" / "c")
     assert os.listdir(d / "sub") == ["c"]
-    assert _read(d / "sub" / "c") == b"A"
+    assert read_file(d / "sub" / "c") == b"A"
 
 
 def test_rename_over_existing_file(d):
-    _write(d / "src", b"source")
-    _write(d / "dst", b"destination")
+    write_file(d / "src", b"source")
+    write_file(d / "dst", b"destination")
     keep = os.open(d / "dst", os.O_RDONLY)  # the replaced file stays readable through its fd
     try:
         os.rename(d / "src", d / "dst")
         assert os.listdir(d) == ["dst"]
-        assert _read(d / "dst") == b"source"
+        assert read_file(d / "dst") == b"source"
         assert os.read(keep, 100) == b"destination"
     finally:
         os.close(keep)
 
 
 def test_rename_errors(d):
-    _write(d / "f", b"f")
+    write_file(d / "f", b"f")
     os.mkdir(d / "dir")
     os.mkdir(d / "full")
-    _write(d / "full" / "x", b"x")
+    write_file(d / "full" / "x", b"x")
     os.mkdir(d / "empty")
     with pytest.raises(IsADirectoryError):
         os.rename(d / "f", d / "dir")
@@ -77,13 +64,13 @@ def test_rename_errors(d):
 
 
 def test_rename_noreplace_and_exchange(d):
-    _write(d / "a", b"A")
-    _write(d / "b", b"B")
+    write_file(d / "a", b"A")
+    write_file(d / "b", b"B")
     assert renameat2(str(d / "a"), str(d / "b"), RENAME_NOREPLACE) == errno.EEXIST
-    assert _read(d / "b") == b"B"
+    assert read_file(d / "b") == b"B"
     assert renameat2(str(d / "a"), str(d / "b"), RENAME_EXCHANGE) == 0
-    assert _read(d / "a") == b"B"
-    assert _read(d / "b") == b"A"
+    assert read_file(d / "a") == b"B"
+    assert read_file(d / "b") == b"A"
     assert renameat2(str(d / "a"), str(d / "c"), RENAME_NOREPLACE) == 0
     assert sorted(os.listdir(d)) == ["b", "c"]
 

@@ -1,4 +1,4 @@
-"""scripts/mutants, the hand-written mutants (docs/architecture.md, "Mutation testing"): its
+"""scripts/mutants, the hand-written mutants (docs/testing.md, "Mutation testing"): its
 data file parses, every mutant's text is found exactly once in its module (a change to iofs
 that moves such a text must move the mutant with it), and a text found no time or twice is
 refused. The mutants themselves are not run here (scripts/mutants does, outside CI)."""

@@ -70,8 +70,10 @@ def _config(config: Any, options: dict[str, Any]) -> str | None:
 
 
 def _crash_options(crash: bool, check: str | None, torn: int, ops: str | Sequence[str],
-                   options: dict[str, Any]) -> tuple[str | Sequence[str], dict[str, Any]]:
-    """The ops and tree options of a crash sweep (the crash plane needs durability), checked."""
+                   actions: str | Sequence[str], options: dict[str, Any]
+                   ) -> tuple[str | Sequence[str], dict[str, Any]]:
+    """The ops and tree options of a crash sweep (the crash plane needs durability), checked:
+    SweepError (usage) for --check or --torn without --crash, and for --actions with it."""
     if not crash:
         if check is not None or torn:
             raise SweepError("--check and --torn go with --crash", usage=True)
@@ -81,6 +83,9 @@ def _crash_options(crash: bool, check: str | None, torn: int, ops: str | Sequenc
                          usage=True)
     if torn < 0:
         raise SweepError("--torn must be >= 0", usage=True)
+    if _listing(actions) != DEFAULT_ACTIONS:
+        raise SweepError("--actions does not go with --crash: a crash sweep tries crash and "
+                         "crash:before on each request (and crash:torn with --torn N)", usage=True)
     return (CRASH_OPS if _listing(ops) == DEFAULT_OPS else ops), {"durability": True, **options}
 
 
@@ -112,7 +117,7 @@ def make_sweep(cmd: Sequence[str] | str, config: Any = None, *, ops: str | Seque
     argv = shlex.split(cmd) if isinstance(cmd, str) else [str(a) for a in cmd]
     if not argv:
         raise SweepError("no command to sweep", usage=True)
-    ops, options = _crash_options(crash, check, torn, ops, options)
+    ops, options = _crash_options(crash, check, torn, ops, actions, options)
     op_list = parse_ops(_listing(ops))
     if path is not None:
         try:

@@ -200,6 +200,7 @@ def test_a_check_that_fails_without_a_crash_is_refused(sweeper, tmp_path):
 @pytest.mark.parametrize("args,phrase", [
     (["--crash"], "--crash needs --check"), (["--check", "true"], "go with --crash"),
     (["--crash", "--check", "true", "--torn", "-1"], "--torn"),
+    (["--crash", "--check", "true", "--actions", "eio"], "--actions does not go with --crash"),
 ])
 def test_crash_options_mistakes_are_one_line_exit_2(sweeper, tmp_path, args, phrase):
     res = sweeper.run(*args, "--", "true")

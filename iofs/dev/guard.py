@@ -16,10 +16,11 @@ The rules:
   fails and a one-line count at most every :data:`REPEAT_EVERY` seconds after. Only trio's
   ``Cancelled`` and ``KeyboardInterrupt`` pass through: they are how the daemon itself stops.
 * An errno is an int that names a real errno below 512 (``errno.errorcode``, or ERESTART).
-  Anything else (600, 100000, -5, "12", 1.0, True) is EIO, logged: an errno the kernel cannot
-  carry would leave the caller stuck in D state until unmount. ENOSYS is EIO too: the kernel
-  takes it from most requests as "never send this again" for the whole mount. ERESTART from an
-  entry point that moves no data (d_open, ...) is EINTR, since FUSE cannot restart a call.
+  Anything else (600, 100000, -5, "12", 1.0, True, and False or 0.0 too) is EIO, logged, on
+  every path: an errno the kernel cannot carry would leave the caller stuck in D state until
+  unmount. ENOSYS is EIO too: the kernel takes it from most requests as "never send this
+  again" for the whole mount. ERESTART from an entry point that moves no data (d_open, ...) is
+  EINTR, since FUSE cannot restart a call.
 * ``None`` means 0 (success), in every entry point and on every path: a Python function that
   falls off its end returns None, and its author means "nothing went wrong".
 * A size is an int in ``0..OFF_MAX``; anything else is EIO.
@@ -164,7 +165,7 @@ def outcome(dev: Device, entry: str, size: int, resid: Any, error: Any) -> tuple
     if n < 0:
         dev.stats.errors += 1
         return 0, errno.EIO
-    if error is not None and error != 0:
+    if error is not None and (error != 0 or type(error) is not int):  # False, 0.0: no errno
         error = as_errno(error, dev, entry)
     return settle(dev, n, error)
 

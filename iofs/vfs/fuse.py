@@ -15,9 +15,9 @@ Every handler is declared with :func:`handler`, which
 ``uio_td`` is the process that opened the file: pyfuse3 does not pass the caller of a
 read/write request, only of open/create/poll. Device nodes are direct_io (every request
 reaches the driver, short transfers reach the program as they are); stream devices are also
-nonseekable. Regular files go through the page cache (keep_cache), unless a fault rule for
-reads or writes matches the file when it is opened: that open is direct_io, so the fault
-reaches the program as the rule made it.
+nonseekable. Regular files go through the page cache (keep_cache), unless opened O_DIRECT or
+while a fault rule for reads or writes matches the file: that open is direct_io, so a short
+count or a fault reaches the program as the driver or the rule made it.
 """
 
 from __future__ import annotations

@@ -39,8 +39,10 @@ _NOTHING = memoryview(b"")
 def _result(of: OpenFile, entry: str, size: int, resid: Any, error: Any) -> int:
     """Bytes moved by a d_read/d_write of ``size`` bytes, or OSError with the errno the
     program sees: the one result handler of both directions. (Its common case, 0 and a sane
-    resid, is one test, which the paths of every request make inline before calling it.)"""
-    if error or type(resid) is not int or not 0 <= resid <= size:
+    resid, is a few tests, which the paths of every request make inline before calling it; a
+    false value that is neither None nor 0, such as False or 0.0, is no errno: EIO.)"""
+    if error or (error is not None and type(error) is not int) \
+            or type(resid) is not int or not 0 <= resid <= size:
         moved, error = guard.outcome(of.dev, entry, size, resid, error)
         if error:
             raise OSError(error, os.strerror(error))
@@ -74,7 +76,8 @@ class DataPath:
         stats = of.stats
         stats.reads += 1
         resid = uio.uio_resid
-        if error or type(resid) is not int or not 0 <= resid <= size:
+        if error or (error is not None and type(error) is not int) \
+                or type(resid) is not int or not 0 <= resid <= size:
             moved = _result(of, "d_read", size, resid, error)
         else:  # (the common case of _result, inline: this is every read)
             moved = size - resid
@@ -141,7 +144,8 @@ class DataPath:
         stats = of.stats
         stats.writes += 1
         resid = uio.uio_resid
-        if error or type(resid) is not int or not 0 <= resid <= size:
+        if error or (error is not None and type(error) is not int) \
+                or type(resid) is not int or not 0 <= resid <= size:
             moved = _result(of, "d_write", size, resid, error)
         else:  # (the common case of _result, inline: this is every write)
             moved = size - resid

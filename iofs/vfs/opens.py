@@ -1,6 +1,7 @@
 """The open files and directories of a mount, by handle: opening (which decides whether a
-regular file bypasses the page cache), d_open and d_close through the guard, per-open driver
-state. Nothing here knows FUSE: a failure is ``OSError(errno)``."""
+regular file bypasses the page cache: O_DIRECT, or a read/write rule that could fault it),
+d_open and d_close through the guard, per-open driver state. Nothing here knows FUSE: a
+failure is ``OSError(errno)``."""
 
 from __future__ import annotations
 
@@ -59,6 +60,10 @@ class OpenFiles:
             if dev.regular and hook.wants_direct(of.path, td, of.comm):
                 of.direct = True  # the page cache would turn a short read into end of file
         if dev.regular:
+            if flags & os.O_DIRECT:
+                # one request per write(2), its count as the driver made it: the kernel's
+                # direct I/O of a cached open (async_dio) would report a short write as EIO
+                of.direct = True
             if flags & os.O_TRUNC and flags & os.O_ACCMODE != os.O_RDONLY:
                 error = await guard.call(dev, "d_truncate", 0)
                 if error:

@@ -51,6 +51,21 @@ def raw_write(fd: int, data: bytes) -> tuple[int, int]:
     return r, (ctypes.get_errno() if r < 0 else 0)
 
 
+def raw_open(path, flags: int = os.O_RDONLY, mode: int = 0o644) -> tuple[int, int]:
+    """open(2) called once (Python's os.open retries on EINTR): (descriptor or -1, errno)."""
+    ctypes.set_errno(0)
+    r = _libc.open(os.fsencode(path), ctypes.c_int(flags), ctypes.c_uint(mode))
+    return r, (ctypes.get_errno() if r < 0 else 0)
+
+
+def raw_call(name: str, *args) -> int:
+    """The libc call ``name(*args)`` (fsync, unlink, ...) once, without Python's retry on
+    EINTR: 0 or its errno. Paths are given as bytes."""
+    ctypes.set_errno(0)
+    r = getattr(_libc, name)(*args)
+    return 0 if r == 0 else ctypes.get_errno()
+
+
 def renameat2(old: str, new: str, flags: int) -> int:
     """renameat2(AT_FDCWD, old, AT_FDCWD, new, flags): 0 or the errno."""
     AT_FDCWD = -100
@@ -65,8 +80,8 @@ def libc() -> ctypes.CDLL:
     return _libc
 
 
-__all__ = ["errno_of", "opened", "raw_read", "raw_write", "renameat2", "libc", "RENAME_NOREPLACE",
-           "RENAME_EXCHANGE", "RENAME_WHITEOUT"]
+__all__ = ["errno_of", "opened", "raw_read", "raw_write", "raw_open", "raw_call", "renameat2",
+           "libc", "RENAME_NOREPLACE", "RENAME_EXCHANGE", "RENAME_WHITEOUT", "write_file", "read_file"]
 
 
 def write_file(path, data: bytes, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> None:

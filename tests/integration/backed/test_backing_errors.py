@@ -1,6 +1,7 @@
 """What goes wrong with a host directory: a source iofs cannot serve is one line, exit 2,
 nothing mounted; an error of the backing filesystem reaches the program as itself (EIO and
-EACCES from a lower iofs mount the source lies in, ENOSPC from a full tmpfs, EROFS from a
+EACCES from a lower iofs mount the source lies in, and its fsync errors, ENOSPC from a full
+tmpfs, EROFS from a
 read-only one, EPERM from an immutable file)."""
 
 from __future__ import annotations
@@ -73,6 +74,26 @@ def test_a_source_that_is_an_iofs_mount_stacks_and_its_errors_reach_the_program(
         assert ei.value.errno == errno.EACCES
         res = run_program("cat", str(upper / "f"))
         assert res.returncode == 1 and b"Input/output error" in res.stderr
+
+
+def test_fsync_reaches_the_backing_file_and_its_errno_the_program(tmp_path, serve):
+    """fsync and fdatasync of a file of the upper mount are the host file's own: the lower
+    mount, where the host file lies, sees them, and its error (ENOSPC here, not just EIO)
+    reaches the program as it is; without a rule, fsync is 0."""
+    with mounted(tmp_path / "lower") as lower:
+        upper = serve(lower / "tmp")
+        fd = os.open(upper / "f", os.O_CREAT | os.O_WRONLY, 0o644)
+        try:
+            os.write(fd, b"data")
+            os.fsync(fd)
+            add_fault(lower, "path=tmp/f op=fsync action=enospc")
+            for sync in (os.fsync, os.fdatasync):
+                with pytest.raises(OSError) as ei:
+                    sync(fd)
+                assert ei.value.errno == errno.ENOSPC, sync
+        finally:
+            os.close(fd)
+        assert (lower / "tmp" / "f").read_bytes() == b"data"
 
 
 def test_a_full_backing_filesystem_is_enospc(tmp_path, serve):

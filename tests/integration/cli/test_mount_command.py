@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from iofs.system.mounts import mount_type
 from iofs.system.state import state_path
 from tests.support.cli import one_line_error, run_iofs
 from tests.support.mounting import Mount, daemon_pid, is_mounted
+from tests.support.otherfs import other_fuse_mount
 from tests.support.processes import pid_gone, wait_for
 
 
@@ -130,3 +132,18 @@ def test_the_daemon_runs_the_iofs_the_command_imported(tmp_path):
         assert (mp / "which").read_bytes() == str(checkout / "iofs" / "__init__.py").encode()
     finally:
         m.stop()
+
+
+def test_iofs_refuses_a_fuse_mount_that_is_not_iofs(tmp_path):
+    """Another filesystem's FUSE mount: iofs mount does not cover it, and the commands that
+    steer a mount do not take it for one of iofs."""
+    with other_fuse_mount(tmp_path) as (mp, proc):
+        res = run_iofs("mount", str(mp))
+        assert res.returncode == 1
+        assert f"{mp} is already mounted (fuse.other; run: iofs umount {mp})" in one_line_error(res)
+        assert mount_type(str(mp)) == "fuse.other" and proc.poll() is None
+        for args in (["fault", str(mp), "list"], ["trace", str(mp)], ["unsynced", str(mp)]):
+            res = run_iofs(*args)
+            assert res.returncode == 1
+            assert f"{mp} is not an iofs mount (fuse.other)" in one_line_error(res), args
+        assert mount_type(str(mp)) == "fuse.other" and proc.poll() is None

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from iofs.system.mounts import mount_type
 from iofs.system.state import state_path
 from tests.support.cli import one_line_error, run_iofs
 from tests.support.mounting import daemon_pid, env_with_pythonpath, is_mounted, mounted
+from tests.support.otherfs import other_fuse_mount
 from tests.support.paths import REPO
 from tests.support.processes import pid_gone, wait_for
 
@@ -64,41 +66,12 @@ def test_umount_runs_clean(mount_iofs):
     assert not os.path.exists(state_path(str(m.path), 'pid'))
 
 
-OTHER_FS = '''
-import os, sys, pyfuse3, trio
-class Ops(pyfuse3.Operations):
-    async def getattr(self, inode, ctx):
-        a = pyfuse3.EntryAttributes(); a.st_ino = 1; a.st_mode = 0o40755; a.st_nlink = 2
-        return a
-pyfuse3.init(Ops(), sys.argv[1], {"fsname=otherfs", "subtype=other"})
-print("ready", flush=True)
-try:
-    trio.run(pyfuse3.main)
-finally:
-    pyfuse3.close()
-'''
-
-
 def test_umount_refuses_a_fuse_mount_that_is_not_iofs(tmp_path):
-    mp = tmp_path / "other"
-    mp.mkdir()
-    (tmp_path / "otherfs.py").write_text(OTHER_FS)
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "otherfs.py"), str(mp)],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        assert wait_for(lambda: is_mounted(mp), 10)
+    with other_fuse_mount(tmp_path) as (mp, proc):
         res = run_iofs("umount", str(mp))
         assert res.returncode == 1
         assert "fuse.other mount, not iofs" in one_line_error(res)
-        assert is_mounted(mp) and proc.poll() is None
-    finally:
-        subprocess.run(["fusermount3", "-u", str(mp)], capture_output=True)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        assert mount_type(str(mp)) == "fuse.other" and proc.poll() is None
 
 
 def test_recovery_umount_removes_the_pid_file(mount_iofs):
@@ -113,18 +86,26 @@ def test_recovery_umount_removes_the_pid_file(mount_iofs):
     assert not os.path.exists(pidf)
 
 
-@pytest.mark.parametrize("forged", ["pid_only", "pid_and_its_start_time"])
+@pytest.mark.parametrize("forged", ["pid_only", "pid_and_its_start_time",
+                                    "a_look_alike_started_at_another_time"])
 def test_umount_never_signals_a_pid_that_is_not_the_daemon(mount_iofs, forged):
     """After the daemon was SIGKILLed, its pid file names another process (a recycled pid):
-    `iofs umount` recovers the mount and leaves that process alone."""
+    `iofs umount` recovers the mount and leaves that process alone, even one whose command
+    line looks like that mount's daemon, when it did not start when the daemon did."""
     m = mount_iofs()
     pidf = state_path(str(m.path), 'pid')
     os.kill(m.pid, signal.SIGKILL)
     assert wait_for(lambda: pid_gone(m.pid), 10)
-    victim = subprocess.Popen(["sleep", "60"])
+    if forged == "a_look_alike_started_at_another_time":
+        victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "iofs",
+                                   "mount", str(m.path), "--foreground"])
+    else:
+        victim = subprocess.Popen(["sleep", "60"])
     try:
         with open(f"/proc/{victim.pid}/stat") as f:
-            start = f.read().rsplit(")", 1)[1].split()[19]
+            start = int(f.read().rsplit(")", 1)[1].split()[19])
+        if forged == "a_look_alike_started_at_another_time":
+            start -= 1  # the pid was the daemon's, started a tick before this process
         Path(pidf).write_text(f"{victim.pid}\n" if forged == "pid_only" else f"{victim.pid} {start}\n")
         res = run_iofs("umount", str(m.path))
         assert res.returncode == 0, res.stderr

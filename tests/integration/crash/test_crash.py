@@ -148,6 +148,26 @@ def test_unsynced_lists_files_and_bytes(m):
     assert not [p for _, p in client.unsynced(m.path) if p.startswith("tmp/listing")]
 
 
+def test_unsynced_after_a_truncate(m):
+    """A truncate below the durable size makes the bytes it cut unsynced (a crash brings them
+    back), and so does a regrowth (it would be cut again): iofs unsynced counts them."""
+    d = m / "tmp" / "unsynced-truncate"
+    d.mkdir()
+    data = bytes(range(256)) * (3 * BLOCK // 256)
+    _write(d / "f", data, sync=True)
+    os.truncate(d / "f", BLOCK)
+    res = run_iofs("unsynced", str(m.path))
+    assert res.returncode == 0, res.stderr
+    assert f"{2 * BLOCK}\ttmp/unsynced-truncate/f" in res.stdout.splitlines()
+    os.truncate(d / "f", 0)
+    assert (3 * BLOCK, "tmp/unsynced-truncate/f") in client.unsynced(m.path)
+    os.truncate(d / "f", 5 * BLOCK)  # a hole past the durable size: 2 blocks more than durable
+    assert (3 * BLOCK + 2 * BLOCK, "tmp/unsynced-truncate/f") in client.unsynced(m.path)
+    assert "tmp/unsynced-truncate/f" in crash(m)
+    assert (d / "f").read_bytes() == data
+    assert not [p for _, p in client.unsynced(m.path) if p.startswith("tmp/unsynced-truncate")]
+
+
 def _torn_survivors(m, name: str, seed: int) -> set[int]:
     p = m / "tmp" / name
     _write(p, b"A" * (64 * BLOCK), sync=True)

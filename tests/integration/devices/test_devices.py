@@ -37,6 +37,11 @@ size = "1M"
 limit = "256K"
 
 [[device]]
+path = "nulllim"
+driver = "null"
+limit = "4K"
+
+[[device]]
 path = "sub/dir/tiny"
 driver = "mem"
 size = 4096
@@ -207,7 +212,7 @@ def test_status_multi_read_is_one_snapshot(custom):
     with Fd(custom / "stat", os.O_RDONLY) as fd:
         text = _read_in_pieces(fd, 7).decode()
         rows = _table(text)
-        assert set(rows) == {"hello", "uni", "small", "lim", "sub/dir/tiny", "stat"}
+        assert set(rows) == {"hello", "uni", "small", "lim", "nulllim", "sub/dir/tiny", "stat"}
         with Fd(custom / "small", os.O_RDONLY) as s:
             before = rows["small"]["reads"]
 
@@ -348,6 +353,15 @@ def test_mem_limit_cuts_write_short_then_efbig(custom):
         with pytest.raises(OSError) as ei:
             os.write(fd, b"more")
         assert ei.value.errno == errno.EFBIG
+
+
+def test_the_limit_is_kept_for_a_driver_that_does_not_keep_it(custom):
+    """uio_limit holds for every device: the write reaches the driver already cut at it, so
+    even null (which takes all it is given, and knows nothing of limits) stops there."""
+    with Fd(custom / "nulllim") as fd:
+        assert os.pwrite(fd, b"n" * 5000, 0) == 4096
+        assert os.pwrite(fd, b"n" * 100, 4096 - 1) == 1
+        assert errno_of(os.pwrite, fd, b"n", 4096) == errno.EFBIG
 
 
 def test_mode_as_a_string_is_octal_and_as_a_number_its_value(mount_iofs):

@@ -1,6 +1,6 @@
 """The faulty driver: every step of its scripts (short, eintr, eio, efault, enospc, eagain,
-sleep), byte-exact through a real mount and real programs (dd, cat), the script cycling unless
-repeat = false, and a bad step refused in one line at mount time.
+sleep, corrupt), byte-exact through a real mount and real programs (dd, cat), the script cycling
+unless repeat = false, and a bad step refused in one line at mount time.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from iofs.faults.actions import Corrupt
 from tests.support.cli import one_line_error, run_iofs
 from tests.support.data import KiB, first_difference, pattern
 from tests.support.mounting import is_mounted, mounted
@@ -32,6 +33,7 @@ FAULTY_TREE = "".join([
            write=["enospc", "ok"]),
     device("f_once", "faulty", size="64K", read=["short:1", "short:2", "ok"], write=["enospc", "ok"],
            repeat=False),
+    device("f_corrupt", "faulty", size="64K", read=["corrupt:3"], seed=7),
     device("f_data", "faulty", size="256K", read=["short:5", "eintr:3", "ok", "eintr", "short:1000"],
            write=["short:7", "eintr:13", "ok", "eintr"]),
 ])
@@ -160,6 +162,24 @@ def test_faulty_script_cycles_unless_repeat_false(faulty, node, lengths, write_e
         assert got_errors == write_errors
         got = [os.pread(fd, 10, 0) for _ in lengths]
         assert got == [data[:n] for n in lengths]
+
+
+def test_faulty_corrupt_is_fixed_by_the_seed_and_the_request(faulty):
+    """Every request of a faulty device counts, writes and reads alike: corrupt:N changes N
+    bytes chosen by the device's seed and that count, so each read is corrupted its own way,
+    and the same way on every mount."""
+    data = pattern(9, 0, 4096)
+
+    def corrupted(hit: int) -> bytes:
+        buf = bytearray(data)
+        Corrupt(3).corrupt(memoryview(buf), 7, hit)
+        return bytes(buf)
+
+    with opened(faulty / "f_corrupt") as fd:
+        assert os.pwrite(fd, data, 0) == len(data)           # request 1: stored as it is
+        reads = [os.pread(fd, len(data), 0) for _ in range(3)]  # requests 2, 3 and 4
+    assert reads == [corrupted(2), corrupted(3), corrupted(4)]
+    assert [sum(a != b for a, b in zip(r, data)) for r in reads] == [3, 3, 3]
 
 
 def test_faulty_data_around_faults_reads_back_byte_exact(faulty, tmp_path):

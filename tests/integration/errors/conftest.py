@@ -241,7 +241,7 @@ BAD_TREE = "".join([
     *(_bad(f"resid_{v}", "BadResid", value=v) for v in ("str", "none", "float", "big")),
     *(_bad(f"exit_{w}", "Exits", where=w) for w in ("d_open", "d_close", "d_read", "d_write", "d_fsync")),
     _bad("base_read", "Exits", where="d_read", what="base"),
-    *(_bad(f"errno_{c}", "BadErrno", code=c) for c in (600, 100000, -3, 38)),
+    *(_bad(f"errno_{c}", "BadErrno", code=c) for c in (600, 100000, -3, 38, False, 0.0)),
     _bad("none", "ReturnsNone"),
     _bad("propdir/prop", "PropertySize"),
     _bad("keeper", "Keeper"),

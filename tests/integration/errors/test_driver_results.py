@@ -92,10 +92,12 @@ def test_non_int_uio_resid_is_eio(bad, value):
     assert "left uio_resid" in bad.log_text()
 
 
-@pytest.mark.parametrize("code", [600, 100000, -3, 38])
+@pytest.mark.parametrize("code", [600, 100000, -3, 38, False, 0.0])
 def test_errno_the_kernel_cannot_carry_is_eio_not_d_state(bad, code):
     """600 or 100000 reached the kernel as an invalid error and left the caller in D state;
-    ENOSYS (38) from OPEN would make the kernel stop sending opens to the whole mount."""
+    ENOSYS (38) from OPEN would make the kernel stop sending opens to the whole mount; False
+    and 0.0 are no errno either, on the fast path (a sync d_read) and the sleeping one (an
+    async d_write) alike."""
     path = bad / f"errno_{code}"
     probe = subprocess.run(
         [sys.executable, "-c", f"""

@@ -1,4 +1,5 @@
-"""The control directory (.iofs): its faults file protocol, bad rules in each of the three
+"""The control directory (.iofs): its faults file protocol (also read, write, read on one
+open), bad rules in each of the three
 places they can be written (the file, the CLI, the TOML), rules from the TOML, its seal, its
 refusal to other users, its name option, and `iofs fault` against what is not iofs.
 """
@@ -36,6 +37,32 @@ def test_control_file_protocol(m):
     with open(ctl, "w") as f:
         f.write("clear\n")
     assert ctl.read_text() == ""
+
+
+def _read_to_the_end(fd: int) -> bytes:
+    out = b""
+    while chunk := os.read(fd, 4096):
+        out += chunk
+    return out
+
+
+def test_read_write_read_on_one_open_of_the_faults_file(m):
+    """A read of an open that wrote nothing lists the rules; after a write on that same open,
+    the next read is that write's reply (the ids it added), not the rest of the listing; each
+    later write replaces the reply."""
+    first = add_fault(m, "path=null action=eio")
+    fd = os.open(m / ".iofs" / "faults", os.O_RDWR)
+    try:
+        assert _read_to_the_end(fd).decode().startswith(f"{first} hits=0 path=null seed=")
+        os.write(fd, b"path=zero action=short:1\n")
+        assert _read_to_the_end(fd) == f"{first + 1}\n".encode()
+        os.write(fd, b"path=mem0 action=eio\npath=full action=eio\n")
+        assert _read_to_the_end(fd) == f"{first + 2}\n{first + 3}\n".encode()
+        os.write(fd, f"-{first}\n".encode())
+        assert _read_to_the_end(fd) == b""  # removing adds nothing: an empty reply
+    finally:
+        os.close(fd)
+    assert [ln.split()[0] for ln in rule_lines(m)] == [str(first + k) for k in (1, 2, 3)]
 
 
 def test_bad_rule_in_the_control_file_is_einval_logged_and_changes_nothing(m):

@@ -1,6 +1,6 @@
 """Each op a rule may fault reaches the system call that made it: fsync, create, mkdir,
 symlink, getattr, unlink, rename, link, setattr, truncate, open, readdir, rmdir, flush (what
-close returns), statfs, poll and lookup.
+close returns), statfs, poll and lookup; erestart on any of them is EINTR.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from iofs.testing import client
 from tests.support.cli import add_fault
-from tests.support.syscalls import errno_of
+from tests.support.syscalls import errno_of, raw_call, raw_open
 
 
 def test_fsync_eio_is_seen_by_fsync(m):
@@ -63,6 +63,29 @@ def test_each_op_reaches_its_syscall(m, op, code, call):
         os.close(HELD.pop())
         for p in sorted(t.rglob("*"), reverse=True):
             p.rmdir() if p.is_dir() and not p.is_symlink() else p.unlink()
+        t.rmdir()
+
+
+def test_erestart_on_a_non_data_op_is_eintr(m):
+    """FUSE cannot restart a call: an erestart rule on open, fsync or unlink reaches the
+    program as EINTR (errno 85 is the kernel's own), and the trace says what it got."""
+    t = m / "tmp" / "restart"
+    t.mkdir()
+    (t / "f").write_bytes(b"data")
+    fd = os.open(t / "f", os.O_RDWR)
+    try:
+        for op in ("open", "fsync", "unlink"):
+            add_fault(m, f"path=tmp/restart/f op={op} action=erestart")
+        assert raw_open(t / "f", os.O_RDONLY) == (-1, errno.EINTR)
+        assert raw_call("fsync", fd) == errno.EINTR
+        assert raw_call("unlink", os.fsencode(t / "f")) == errno.EINTR
+        faulted = [(e["op"], e["errno"]) for e in client.read_trace(m.path)
+                   if e["path"] == "tmp/restart/f" and e["rule"] is not None]
+        assert faulted == [("open", errno.EINTR), ("fsync", errno.EINTR), ("unlink", errno.EINTR)]
+    finally:
+        client.clear_rules(m.path)
+        os.close(fd)
+        os.unlink(t / "f")
         t.rmdir()
 
 

@@ -91,6 +91,38 @@ def test_fixtures_handles_and_teardown(pytester, no_mount_left):
     result.assert_outcomes(passed=6)
 
 
+def test_each_tests_mounts_are_gone_before_the_next_test(pytester, no_mount_left):
+    """A test's mounts are unmounted, and their daemons gone, at that test's teardown: not
+    later, at the end of the session (where the plugin's backstop would hide it)."""
+    pytester.makepyfile(test_order='''
+        import os
+
+        SEEN = []
+
+        def _iofs_mounts():
+            with open("/proc/self/mounts") as f:
+                return {line.split()[1] for line in f if line.split()[2] == "fuse.iofs"}
+
+        def test_mounts_two(iofs_mount_factory):
+            for _ in range(2):
+                m = iofs_mount_factory()
+                SEEN.append((str(m.path), m._mount.pid))
+            assert {p for p, _ in SEEN} <= _iofs_mounts()
+
+        def test_they_are_gone_now():
+            assert len(SEEN) == 2
+            assert [p for p, _ in SEEN if p in _iofs_mounts()] == []
+            for _, pid in SEEN:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    continue
+                state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+                assert state == "Z", f"daemon {pid} still running"
+    ''')
+    _run(pytester, "-v").assert_outcomes(passed=2)
+
+
 def test_a_failing_inner_test_fails_and_still_unmounts(pytester, no_mount_left):
     pytester.makepyfile(test_failing='''
         def test_sees_a_short_read(iofs_mount):

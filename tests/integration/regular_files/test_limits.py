@@ -6,7 +6,9 @@ max_file_size (a write or truncate past it is EFBIG, one crossing it is cut shor
 from __future__ import annotations
 
 import errno
+import json
 import os
+import sys
 
 import pytest
 
@@ -168,6 +170,29 @@ def test_write_partly_fitting_max_memory_is_short_then_enospc(tmp_path):
         res = run_program("dd", "if=/dev/zero", f"of={m / 'tmp' / 'g'}", "bs=4096", "count=1")
         assert res.returncode == 0, res.stderr
         assert os.stat(m / "tmp" / "g").st_size == 4096
+
+
+def test_an_o_direct_write_partly_fitting_max_memory_is_short(tmp_path):
+    """An O_DIRECT write(2) is one request to the daemon, whose count reaches the program as it
+    is (the open is direct_io): the part that fits under max_memory is written and the call
+    returns that count, not ENOSPC; the next write, with no room left, is ENOSPC."""
+    cfg = '[options]\nmax_memory = "1M"\n[[dir]]\npath = "tmp"\nmode = "1777"\n'
+    with mounted(tmp_path, cfg) as m:
+        head = pattern(14, 0, MiB - 3 * KiB)
+        tail = pattern(15, 0, 8 * KiB)
+        with opened(m / "tmp" / "f", os.O_RDWR | os.O_CREAT | os.O_DIRECT) as fd:
+            assert os.write(fd, head) == len(head)
+            assert raw_write(fd, tail) == (3 * KiB, 0)        # 3 KiB of 8 fit: short
+            assert raw_write(fd, tail[3 * KiB:]) == (-1, errno.ENOSPC)
+            assert os.fstat(fd).st_size == MiB
+            got = os.pread(fd, 2 * MiB, 0)
+        assert got == head + tail[:3 * KiB], first_difference(got, head + tail[:3 * KiB])
+        res = run_program(sys.executable, "-m", "iofs", "trace", str(m.path), "--json",
+                          "--op", "write")
+        writes = [json.loads(line) for line in res.stdout.splitlines()]
+        # (the kernel may cut the first write in two at a page boundary of its buffer)
+        assert [(w["offset"], w["size"], w["moved"], w["errno"]) for w in writes][-2:] == [
+            (len(head), 8 * KiB, 3 * KiB, 0), (MiB, 5 * KiB, 0, errno.ENOSPC)]
 
 
 # ---- max_file_size --------------------------------------------------------------------------------

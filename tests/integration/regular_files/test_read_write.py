@@ -87,10 +87,11 @@ def test_truncate_grow_and_shrink(d):
         os.close(fd)
 
 
-def test_o_trunc(d):
+@pytest.mark.parametrize("mode", [os.O_WRONLY, os.O_RDWR], ids=["wronly", "rdwr"])
+def test_o_trunc(d, mode):
     p = d / "t"
     write_file(p, b"old content")
-    fd = os.open(p, os.O_WRONLY | os.O_TRUNC)
+    fd = os.open(p, mode | os.O_TRUNC)
     try:
         assert os.fstat(fd).st_size == 0
         os.write(fd, b"new")

@@ -217,4 +217,7 @@ def test_torn_tries_seeded_tearings_of_each_write(sweeper, tmp_path):
     cases = json.loads(out.read_text())["cases"]
     torn = [c for c in cases if c["action"] == "crash:torn"]
     assert sorted(c["seed"] for c in torn) == [1, 2] and all(c["op"] == "write" for c in torn)
+    for req in {(c["op"], c["path"], c["nth"]) for c in cases}:  # each point crashed both ways
+        whens = {c["action"] for c in cases if (c["op"], c["path"], c["nth"]) == req}
+        assert {"crash", "crash:before"} <= whens, (req, whens)
     assert all(c["class"] is None for c in cases)

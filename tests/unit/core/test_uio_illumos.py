@@ -142,6 +142,18 @@ def test_ureadc_efault_when_resid_zero_though_iovec_has_room():
     assert ureadc(1, uio) == errno.EFAULT and a == b"\0\0"
 
 
+def test_ureadc_and_uwritec_stop_where_the_iovecs_end_though_resid_says_more():
+    """resid is trusted, but no byte is moved past the last iovec: once the walk stands at its
+    end, ureadc is EFAULT and uwritec -1, and neither moves resid or the offset."""
+    a = bytearray(2)
+    uio = Uio([a], rw=UIO_READ, resid=5)
+    assert [ureadc(c, uio) for c in b"xyz"] == [0, 0, errno.EFAULT]
+    assert a == b"xy" and (uio.uio_resid, uio.uio_offset) == (3, 2)
+    uio = Uio([b"ab"], rw=UIO_WRITE, resid=5)
+    assert [uwritec(uio) for _ in range(3)] == [ord("a"), ord("b"), -1]
+    assert (uio.uio_resid, uio.uio_offset) == (3, 2)
+
+
 def test_ureadc_efault_on_read_only_user_memory():
     uio = Uio([b"ro"], rw=UIO_READ, segflg=UIO_USERSPACE)
     assert ureadc(1, uio) == errno.EFAULT

@@ -240,6 +240,7 @@ def test_moved_of_a_resid_out_of_range_or_not_an_int_is_minus_1_and_logged(logge
     (90, errno.EIO, (0, errno.EIO)), (90, errno.EFAULT, (0, errno.EFAULT)),
     (90, errno.ENOSPC, (0, errno.ENOSPC)), (100, errno.ENOSPC, (0, errno.ENOSPC)),
     (90, "not an errno", (0, errno.EIO)), (90, 600, (0, errno.EIO)),
+    (90, False, (0, errno.EIO)), (100, 0.0, (0, errno.EIO)),   # falsy, and still no errno
     (-5, 0, (0, errno.EIO)), (90.0, 0, (0, errno.EIO)),
 ])
 def test_outcome_is_the_syscall_layers_rule(clock, resid, error, result):

@@ -90,6 +90,17 @@ def test_corrupt_changes_exactly_n_bytes_fixed_by_seed_and_hit():
     assert all(d)
 
 
+def test_corrupt_changes_every_byte_it_chooses_whatever_the_seed():
+    """A chosen byte is XORed with 1..255, never 0: corrupt:N changes exactly N bytes on every
+    (seed, hit), not N less the bytes that happened to draw themselves."""
+    original = bytes(range(256)) * 2
+    action = parse_action("corrupt:16")
+    for seed in range(200):
+        data = bytearray(original)
+        action.corrupt(memoryview(data), seed, seed % 5 + 1)
+        assert sum(1 for a, b in zip(data, original) if a != b) == 16, seed
+
+
 def test_which_actions_shape_the_data_of_a_request():
     """shapes_data: only read and write can take the action (the rule parser refuses the rest)."""
     shaping = {text: parse_action(text).shapes_data

@@ -196,7 +196,8 @@ def test_a_mode_out_of_range_or_not_octal_is_refused(mode, phrase):
 
 
 @pytest.mark.parametrize("key,value,ok", [
-    ("uid", "0", True), ("uid", str(ID_MAX), True), ("uid", str(ID_MAX + 1), False),
+    ("uid", "0", True), ("uid", "4294967294", True), ("gid", "4294967294", True),
+    ("uid", "4294967295", False), ("gid", "4294967295", False),  # (uid_t)-1: chown's "no change"
     ("gid", "-1", False), ("gid", "true", False), ("gid", '"5"', False),
 ])
 def test_uid_and_gid_are_ids_of_0_to_id_max(key, value, ok):
@@ -290,6 +291,16 @@ def test_a_bad_fault_names_its_table_and_token():
         f"{SRC}: [[fault]] #1: bad token 'op=read,wirte': unknown op 'wirte'")
     assert refused('[[fault]]\naction = "eio"\n[[fault]]\naction = "nope"\n').startswith(
         f"{SRC}: [[fault]] #2: bad token 'action=nope'")
+
+
+@pytest.mark.parametrize("action", ["crash", "crash:before", "crash:torn"])
+def test_a_crash_rule_needs_durability(action):
+    fault = f'[[fault]]\npath = "tmp/*"\nop = ["write"]\naction = "{action}"\n'
+    assert refused(fault) == (f"{SRC}: [[fault]] #1: action {action} needs [options] "
+                              "durability = true")
+    assert refused('[options]\ndurability = false\n' + fault).endswith("durability = true")
+    (rule,) = parse('[options]\ndurability = true\n' + fault, SRC).faults
+    assert str(rule.action) == action
 
 
 def test_more_faults_than_max_rules_is_refused():

@@ -210,3 +210,6 @@ def test_descriptors_stay_within_their_budget(ns, host):
     assert cold[0].fd >= 0
     os.rename(host / cold[1].name.decode(), host / "renamed-behind-its-back")
     assert code(ns.attributes, cold[1]) == errno.ESTALE
+    (host / "stranger").write_bytes(b"another inode")  # its name now names another inode
+    os.replace(host / "stranger", host / cold[2].name.decode())
+    assert code(ns.attributes, cold[2]) == errno.ESTALE

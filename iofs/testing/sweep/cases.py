@@ -68,8 +68,46 @@ class Request:
     errno: int = 0
 
 
+class OneRule:
+    """A run with one rule, ``action`` on exactly ``request``: its line, its ``[[fault]]``
+    table and its JSON. A subclass says which ``seed`` the rule carries (None: none)."""
+
+    request: Request
+    action: str
+    asked: str
+
+    @property
+    def rule_seed(self) -> int | None:
+        return None
+
+    @property
+    def rule(self) -> str:
+        """The rule line, for ``iofs fault MNT add``."""
+        r, seed = self.request, self.rule_seed
+        words = "" if seed is None else f" seed={seed}"
+        return f"path={shlex.quote(r.path)} op={r.op} nth={r.nth}{words} action={self.action}"
+
+    def rules(self) -> list[str]:
+        """The rules of the run, in the order they are added (before the clean run's)."""
+        return [self.rule]
+
+    def toml(self) -> str:
+        """The rule as a ``[[fault]]`` table, for a tree."""
+        r, seed = self.request, self.rule_seed
+        table: dict[str, Any] = {"path": r.path, "op": [r.op], "nth": r.nth}
+        if seed is not None:
+            table["seed"] = seed
+        table["action"] = self.action
+        return toml_text({"fault": [table]}).strip()
+
+    def as_json(self) -> dict[str, Any]:
+        r = self.request
+        return {"request": r.index, "path": r.path, "op": r.op, "nth": r.nth, "moved": r.moved,
+                "action": self.action, "asked": self.asked, "rule": self.rule}
+
+
 @dataclass(frozen=True)
-class Case:
+class Case(OneRule):
     """One faulted run: ``action`` (as the rule writes it; ``asked`` as the user gave it,
     ``short:half``) on exactly ``request``."""
 
@@ -79,29 +117,8 @@ class Case:
     kind = "fault"
 
     @property
-    def rule(self) -> str:
-        """The rule line, for ``iofs fault MNT add``."""
-        r = self.request
-        seed = " seed=0" if self.action.startswith("corrupt") else ""
-        return f"path={shlex.quote(r.path)} op={r.op} nth={r.nth}{seed} action={self.action}"
-
-    def rules(self) -> list[str]:
-        """The rules of the run, in the order they are added (before the clean run's)."""
-        return [self.rule]
-
-    def toml(self) -> str:
-        """The rule as a ``[[fault]]`` table, for a tree."""
-        r = self.request
-        table: dict[str, Any] = {"path": r.path, "op": [r.op], "nth": r.nth}
-        if self.action.startswith("corrupt"):
-            table["seed"] = 0
-        table["action"] = self.action
-        return toml_text({"fault": [table]}).strip()
-
-    def as_json(self) -> dict[str, Any]:
-        r = self.request
-        return {"request": r.index, "path": r.path, "op": r.op, "nth": r.nth, "moved": r.moved,
-                "action": self.action, "asked": self.asked, "rule": self.rule}
+    def rule_seed(self) -> int | None:
+        return 0 if self.action.startswith("corrupt") else None  # corrupt is seeded
 
 
 def parse_ops(text: str) -> list[str]:

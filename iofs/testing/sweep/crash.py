@@ -16,12 +16,10 @@ non-zero (or is killed) is a finding of class ``check``; one that runs past the 
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from ..mount import toml_text
-from .cases import Request
+from .cases import OneRule, Request
 from .outcome import Outcome, signal_name
 
 CRASH_OPS = "write,fsync,create,rename,unlink,link,truncate,mkdir,rmdir,fsyncdir"
@@ -30,7 +28,7 @@ CHECK_LINES = 3  # last lines of CHECK's output in a finding's line
 
 
 @dataclass(frozen=True)
-class CrashCase:
+class CrashCase(OneRule):
     """A crash at exactly ``request``: ``action`` crash, crash:before or crash:torn (``seed``)."""
 
     request: Request
@@ -43,27 +41,12 @@ class CrashCase:
         return self.action
 
     @property
-    def rule(self) -> str:
-        r = self.request
-        seed = f" seed={self.seed}" if self.action == "crash:torn" else ""
-        return f"path={shlex.quote(r.path)} op={r.op} nth={r.nth}{seed} action={self.action}"
-
-    def rules(self) -> list[str]:
-        return [self.rule]
-
-    def toml(self) -> str:
-        r = self.request
-        table: dict[str, Any] = {"path": r.path, "op": [r.op], "nth": r.nth}
-        if self.action == "crash:torn":
-            table["seed"] = self.seed
-        table["action"] = self.action
-        return toml_text({"fault": [table]}).strip()
+    def rule_seed(self) -> int | None:
+        return self.seed if self.action == "crash:torn" else None
 
     def as_json(self) -> dict[str, Any]:
-        r = self.request
-        return {"request": r.index, "path": r.path, "op": r.op, "nth": r.nth, "moved": r.moved,
-                "action": self.action, "asked": self.action, "rule": self.rule,
-                **({"seed": self.seed} if self.action == "crash:torn" else {})}
+        seed = self.rule_seed
+        return {**super().as_json(), **({"seed": seed} if seed is not None else {})}
 
 
 def crash_cases(requests: list[Request], torn: int = 0) -> list[CrashCase]:

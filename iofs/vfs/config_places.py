@@ -5,7 +5,7 @@ directories cannot do; ``--source`` and the mount point's checks."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Iterator
 
 from .config_base import ConfigError, DirSpec, FileSpec, Tree, _id, _mode, _parents, _path, _tables
 from .sources import SourceError, check_against_mountpoint, host_dir, host_file
@@ -16,17 +16,24 @@ def _base(source: str) -> str | None:
     return None if source.startswith("<") else os.path.dirname(os.path.abspath(source))
 
 
-def _dirs_of(doc: dict, source: str, tree: Tree) -> None:
+def _placed(doc: dict, key: str, source: str, keys: set[str]) -> Iterator[tuple[dict, str, str]]:
+    """Each ``[[key]]`` table with the words that name it in an error and its path, checked:
+    a path declared twice or a key not in ``keys`` is a ConfigError."""
     seen: set[str] = set()
-    for k, entry in enumerate(_tables(doc, "dir", source)):
-        where = f"{source}: [[dir]] #{k + 1}"
+    for k, entry in enumerate(_tables(doc, key, source)):
+        where = f"{source}: [[{key}]] #{k + 1}"
         path = _path(entry, where)
         if path in seen:
-            raise ConfigError(f"{source}: dir {path!r}: declared twice")
+            raise ConfigError(f"{source}: {key} {path!r}: declared twice")
         seen.add(path)
-        extra = set(entry) - {"path", "mode", "uid", "gid", "source"}
+        extra = set(entry) - keys
         if extra:
             raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
+        yield entry, where, path
+
+
+def _dirs_of(doc: dict, source: str, tree: Tree) -> None:
+    for entry, where, path in _placed(doc, "dir", source, {"path", "mode", "uid", "gid", "source"}):
         if "source" in entry:
             if set(entry) & {"mode", "uid", "gid"}:
                 raise ConfigError(f"{where}: a dir with a source has the host directory's "
@@ -42,17 +49,9 @@ def _dirs_of(doc: dict, source: str, tree: Tree) -> None:
 
 
 def _files_of(doc: dict, source: str, tree: Tree) -> None:
-    seen: set[str] = set()
     left = tree.max_memory
-    for k, entry in enumerate(_tables(doc, "file", source)):
-        where = f"{source}: [[file]] #{k + 1}"
-        path = _path(entry, where)
-        if path in seen:
-            raise ConfigError(f"{source}: file {path!r}: declared twice")
-        seen.add(path)
-        extra = set(entry) - {"path", "mode", "uid", "gid", "source", "content"}
-        if extra:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
+    keys = {"path", "mode", "uid", "gid", "source", "content"}
+    for entry, where, path in _placed(doc, "file", source, keys):
         if ("source" in entry) == ("content" in entry):
             raise ConfigError(f'{where}: needs source = "/host/file" or content = "...", '
                               "one of the two")

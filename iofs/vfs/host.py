@@ -33,7 +33,7 @@ from ..dev.guard import call
 from ..system.hostcalls import RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2
 from .backed import BackedFile
 from .host_nodes import O_NODE, HostDir, HostFile, HostNode, NodeFds, node_class, proc_path
-from .namespace import NAME_MAX, Attributes, AttrChanges, FsStats, fail
+from .namespace import NAME_MAX, Attributes, AttrChanges, FsStats, fail, special_kind
 from .nodes import joined
 
 
@@ -299,15 +299,12 @@ class HostNamespace:
         return self._made(d, name, uid, gid, None)
 
     def mknod(self, d: HostDir, name: bytes, mode: int, rdev: int, td: Td) -> HostNode:
-        kind = stat.S_IFMT(mode)
-        if kind == stat.S_IFREG:
+        if stat.S_ISREG(mode):
             return self.create(d, name, mode & 0o7777, td)
-        if kind not in (stat.S_IFIFO, stat.S_IFSOCK, stat.S_IFCHR, stat.S_IFBLK):
-            raise fail(errno.EINVAL)
+        kind, rdev = special_kind(mode, rdev)
         self._check_new(d, name)
         uid, gid, _ = self._owner(d, td)
-        os.mknod(name, kind | 0o600, rdev if kind in (stat.S_IFCHR, stat.S_IFBLK) else 0,
-                 dir_fd=self.fd(d))
+        os.mknod(name, kind | 0o600, rdev, dir_fd=self.fd(d))
         return self._made(d, name, uid, gid, mode & 0o7777)
 
     def link(self, node: HostNode, d: HostDir, name: bytes) -> HostNode:

@@ -19,7 +19,8 @@ from ..core.uio import OFF_MAX
 from ..dev.driver import Device
 from ..dev.guard import call, call_size
 from . import memory_changes as recorded, xattr
-from .namespace import BLOCK, NAME_MAX, Attributes, AttrChanges, FsStats, Namespace, fail
+from .namespace import (BLOCK, NAME_MAX, Attributes, AttrChanges, FsStats, Namespace, fail,
+                        special_kind)
 from .nodes import Dir, File, Node, Special, Symlink, joined, walk_path
 from .pool import MemoryPool
 from .regular import RegularFile
@@ -170,14 +171,11 @@ class MemoryNamespace(Namespace):
         return node
 
     def mknod(self, parent: int, name: bytes, mode: int, rdev: int, td: Td) -> Node:
-        kind = stat.S_IFMT(mode)
-        if kind == stat.S_IFREG:
+        if stat.S_ISREG(mode):
             return self.create(parent, name, mode & 0o7777, td)
-        if kind not in (stat.S_IFIFO, stat.S_IFSOCK, stat.S_IFCHR, stat.S_IFBLK):
-            raise fail(errno.EINVAL)
+        kind, rdev = special_kind(mode, rdev)
         uid, gid = self._owner(self.dir(parent), td)
         d = self._new_entry(parent, name)
-        rdev = rdev if kind in (stat.S_IFCHR, stat.S_IFBLK) else 0
         node = self._register(Special(self._alloc(), kind | (mode & 0o7777), uid, gid, rdev))
         d.add(name, node)
         recorded.added(self, d, name, node)

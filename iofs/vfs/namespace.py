@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -29,6 +30,16 @@ BLOCK = 4096
 def fail(code: int, what: str = "") -> OSError:
     """The OSError a namespace raises: the errno the program is to see."""
     return OSError(code, what or os.strerror(code))
+
+
+def special_kind(mode: int, rdev: int) -> tuple[int, int]:
+    """mknod's ``mode`` and ``rdev`` as a special file's type (FIFO, socket, character or
+    block device) and device number (0 but for a device); EINVAL for any other type. (A
+    regular file is the caller's: mknod of one is a create.)"""
+    kind = stat.S_IFMT(mode)
+    if kind not in (stat.S_IFIFO, stat.S_IFSOCK, stat.S_IFCHR, stat.S_IFBLK):
+        raise fail(errno.EINVAL)
+    return kind, rdev if kind in (stat.S_IFCHR, stat.S_IFBLK) else 0
 
 
 @dataclass

@@ -31,6 +31,7 @@ from ..dev.cdevpriv import current_file, devfs_get_cdevpriv, devfs_set_cdevpriv
 from ..dev.driver import IO_APPEND, Driver
 from ..durability.journal import OpenView
 from .host_nodes import proc_path
+from .regular import truncate_refused
 
 SEEK_DATA = getattr(os, "SEEK_DATA", 3)
 SEEK_HOLE = getattr(os, "SEEK_HOLE", 4)
@@ -119,10 +120,9 @@ class BackedFile(Driver):
         return error
 
     def d_truncate(self, dev, size: int) -> int:
-        if size < 0:
-            return errno.EINVAL
-        if dev is not None and dev.limit is not None and size > dev.limit:
-            return errno.EFBIG
+        error = truncate_refused(dev, size)
+        if error:
+            return error
         try:
             if self.journals is not None:
                 self._journal().before_truncate(self, size)

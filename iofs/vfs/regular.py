@@ -31,6 +31,16 @@ CHUNK = 1 << 20
 assert len(ZERO_REGION) >= CHUNK
 
 
+
+def truncate_refused(dev: Any, size: int) -> int:
+    """The errno of a d_truncate to ``size`` no regular file takes: EINVAL below 0, EFBIG
+    past the device's ``limit`` (the largest offset a write may reach); 0 if it may."""
+    if size < 0:
+        return errno.EINVAL
+    if dev is not None and dev.limit is not None and size > dev.limit:
+        return errno.EFBIG
+    return 0
+
 class RegularFile(Driver):
     description = "memory-backed regular file (made by create/mknod; not for device nodes)"
 
@@ -114,10 +124,9 @@ class RegularFile(Driver):
 
     def d_truncate(self, dev, size: int) -> int:
         """Set the size: shrinking frees the memory past it, growing makes a hole. 0 or EFBIG."""
-        if size < 0:
-            return errno.EINVAL
-        if dev is not None and dev.limit is not None and size > dev.limit:
-            return errno.EFBIG
+        error = truncate_refused(dev, size)
+        if error:
+            return error
         if self.journal is not None:
             self.journal.before_truncate(self, size)
         self.set_size(size)

@@ -75,3 +75,13 @@ def program(work: Path, name: str, c_source: str, py_source: str) -> list[str]:
             return [str(work / name)]
     (work / f"{name}.py").write_text(py_source)
     return [sys.executable, str(work / f"{name}.py")]
+
+
+def terminate(p: subprocess.Popen) -> None:
+    """End ``p``: SIGTERM and 5 s, then SIGKILL (and reap it)."""
+    p.terminate()
+    try:
+        p.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(timeout=5)

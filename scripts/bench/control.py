@@ -11,7 +11,7 @@ import subprocess
 import time
 from typing import Any
 
-from .common import KIB, BenchError, read_text
+from .common import KIB, BenchError, read_text, terminate
 from .measure import reader_affinity, run_dd
 from .mounts import Fs
 
@@ -147,12 +147,7 @@ class TraceFollower:
         p = self.proc
         if p is None or p.poll() is not None:
             return
-        p.terminate()
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(timeout=5)
+        terminate(p)
 
     def __exit__(self, et: Any, ev: Any, tb: Any) -> bool:
         died = self.proc is not None and self.proc.poll() is not None

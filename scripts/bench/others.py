@@ -16,7 +16,7 @@ import pyfuse3
 
 from iofs.system.mounts import mount_of, mount_type
 
-from .common import CACHE, HERE, MEM_SIZE, REPO, MountError, log
+from .common import CACHE, HERE, MEM_SIZE, REPO, MountError, log, terminate
 from .mounts import Fs
 
 
@@ -87,12 +87,7 @@ def _reap(p: subprocess.Popen) -> None:
     try:
         p.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        p.terminate()
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(timeout=5)
+        terminate(p)
 
 
 class TmpfsFs(Fs):

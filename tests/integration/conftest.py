@@ -25,10 +25,12 @@ if not os.path.exists("/dev/fuse"):
 
 @pytest.fixture
 def mount_iofs(tmp_path_factory):
+    """``mount(config=None, *args, mountpoint=None)``: ``iofs mount`` of the tree ``config``
+    with more arguments, in a directory of its own; every mount is unmounted at teardown."""
     mounts: list[Mount] = []
 
-    def mount(config: str | None = None, *args: str) -> Mount:
-        m = start_mount(tmp_path_factory.mktemp("iofs"), config, *args)
+    def mount(config: str | None = None, *args: str, mountpoint: Path | None = None) -> Mount:
+        m = start_mount(tmp_path_factory.mktemp("iofs"), config, *args, mountpoint=mountpoint)
         mounts.append(m)
         return check_started(m)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.mounting import Mount, check_started, start_mount
+from tests.support.mounting import Mount
 
 
 @pytest.fixture
@@ -23,19 +23,11 @@ def host(tmp_path) -> Path:
 
 
 @pytest.fixture
-def serve(tmp_path_factory):
-    mounts: list[Mount] = []
-
+def serve(mount_iofs):
     def mount(source: Path | str, *args: str, config: str | None = None,
               mountpoint: Path | None = None) -> Mount:
-        m = start_mount(tmp_path_factory.mktemp("backed"), config, "--source", str(source), *args,
-                        mountpoint=mountpoint)
-        mounts.append(m)
+        m = mount_iofs(config, "--source", str(source), *args, mountpoint=mountpoint)
         m.source = Path(source)
-        return check_started(m)
+        return m
 
-    try:
-        yield mount
-    finally:
-        for m in mounts:
-            m.stop()
+    return mount

@@ -84,11 +84,15 @@ __all__ = ["errno_of", "opened", "raw_read", "raw_write", "raw_open", "raw_call"
            "libc", "RENAME_NOREPLACE", "RENAME_EXCHANGE", "RENAME_WHITEOUT", "write_file", "read_file"]
 
 
-def write_file(path, data: bytes, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> None:
-    """One write(2) of all of ``data`` to ``path`` (created 0644, truncated), asserted whole."""
+def write_file(path, data: bytes, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+               sync: bool = False) -> None:
+    """One write(2) of all of ``data`` to ``path`` (created 0644, truncated), asserted whole;
+    with ``sync``, an fsync before the close."""
     fd = os.open(path, flags, 0o644)
     try:
         assert os.write(fd, data) == len(data)
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
 

@@ -21,6 +21,7 @@ from tests.support.cli import run_iofs
 from tests.support.mounting import mounted
 from tests.support.processes import pid_gone, wait_for
 from tests.support.sqlite_child import run_sqlite_child
+from tests.support.syscalls import write_file
 
 DURABLE = "[options]\ndurability = true\n"
 BLOCK = 4096
@@ -32,21 +33,11 @@ def crash(m, *extra: str) -> list[str]:
     return res.stdout.splitlines()
 
 
-def _write(path, data: bytes, sync: bool = False, flags: int = os.O_TRUNC) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o644)
-    try:
-        os.write(fd, data)
-        if sync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def test_a_crash_leaves_the_durable_state_in_the_host(serve, host):
     m = serve(host, config=DURABLE)
     rng = random.Random(7)
     base = rng.randbytes(10 * BLOCK + 77)
-    _write(m / "synced", base, sync=True)
+    write_file(m / "synced", base, sync=True)
     fd = os.open(m / "synced", os.O_RDWR)
     try:
         os.pwrite(fd, b"R" * 5000, 3000)  # a rewrite after the fsync
@@ -55,9 +46,9 @@ def test_a_crash_leaves_the_durable_state_in_the_host(serve, host):
         os.pwrite(fd, b"H", 20 * BLOCK)  # and a write beyond, leaving a hole
     finally:
         os.close(fd)
-    _write(m / "never", b"never fsynced")
+    write_file(m / "never", b"never fsynced")
     before = (host / "hello.txt").read_bytes()
-    _write(m / "hello.txt", b"rewritten, not synced", flags=os.O_TRUNC)
+    write_file(m / "hello.txt", b"rewritten, not synced")
     changed = crash(m)
     assert sorted(changed) == ["hello.txt", "never", "synced"]
     assert (host / "synced").read_bytes() == base
@@ -70,7 +61,7 @@ def test_a_crash_leaves_the_durable_state_in_the_host(serve, host):
 
 def test_unsynced_and_a_torn_crash_over_the_host(serve, host):
     m = serve(host, config=DURABLE)
-    _write(m / "t", b"A" * (16 * BLOCK), sync=True)
+    write_file(m / "t", b"A" * (16 * BLOCK), sync=True)
     fd = os.open(m / "t", os.O_RDWR)
     try:
         os.pwrite(fd, b"B" * (16 * BLOCK), 0)
@@ -97,7 +88,7 @@ def test_sqlite_killed_and_crashed_keeps_every_commit_in_the_host(serve, host, t
 
 def test_a_clean_unmount_loses_nothing(serve, host):
     m = serve(host, config=DURABLE)
-    _write(m / "unsynced", b"written, never fsynced")
+    write_file(m / "unsynced", b"written, never fsynced")
     m.stop()
     assert (host / "unsynced").read_bytes() == b"written, never fsynced"
 
@@ -106,9 +97,9 @@ def test_a_sigkill_of_the_daemon_leaves_the_writes_in_the_host(serve, host):
     """Write-through: what was written is in the host directory already, fsynced or not; the
     undo record dies with the daemon, so the durable state is not restored."""
     m = serve(host, config=DURABLE)
-    _write(m / "synced", b"durable", sync=True)
-    _write(m / "synced", b" and more", flags=os.O_APPEND)
-    _write(m / "unsynced", b"never fsynced")
+    write_file(m / "synced", b"durable", sync=True)
+    write_file(m / "synced", b" and more", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    write_file(m / "unsynced", b"never fsynced")
     pid = m.pid
     os.kill(pid, signal.SIGKILL)
     assert wait_for(lambda: pid_gone(pid), 10)
@@ -121,7 +112,7 @@ def test_a_file_table_is_durable_from_the_mount_on(tmp_path):
     cfg = DURABLE + '[[file]]\npath = "etc/config"\ncontent = "as mounted\\n"\n'
     with mounted(tmp_path / "m", cfg) as m:
         assert (m / "etc" / "config").read_bytes() == b"as mounted\n"
-        _write(m / "etc" / "config", b"changed, not synced")
+        write_file(m / "etc" / "config", b"changed, not synced")
         assert crash(m) == ["etc/config"]
         assert (m / "etc" / "config").read_bytes() == b"as mounted\n"
 
@@ -146,7 +137,7 @@ def test_a_crash_on_a_full_host_filesystem_puts_every_file_back(serve, tmp_path)
     with tmpfs(tmp_path / "small", size="1M") as small:
         m = serve(small, config=DURABLE)
         durable = random.Random(3).randbytes(600 * 1024)
-        _write(m / "a", durable, sync=True)
+        write_file(m / "a", durable, sync=True)
         os.truncate(m / "a", 0)  # the 600 KiB come back only after b is cut
         _fill(m / "b")
         assert sorted(crash(m)) == ["a", "b"]
@@ -161,7 +152,7 @@ def test_a_crash_point_that_cannot_put_a_file_back_refuses_to_restart(serve, tmp
     with tmpfs(tmp_path / "small", size="1M") as small:
         m = serve(small, config=DURABLE + '\n[[fault]]\npath = "b"\nop = "create"\naction = "crash:before"\n')
         durable = random.Random(4).randbytes(600 * 1024)
-        _write(m / "a", durable, sync=True)
+        write_file(m / "a", durable, sync=True)
         os.truncate(m / "a", 0)
         _fill(small / "filler")  # behind iofs's back: room for nothing
         with pytest.raises(OSError) as ei:
@@ -189,7 +180,7 @@ def test_a_crash_over_many_unsynced_files_needs_no_descriptor_per_file(serve, ho
     subprocess.run(["prlimit", f"--pid={m.pid}", f"--nofile={in_use + 300}:{in_use + 300}"],
                    check=True)
     for k in range(200):
-        _write(m / f"f{k}", b"never fsynced")
+        write_file(m / f"f{k}", b"never fsynced")
     changed = crash(m)
     assert len(changed) == 200
     assert all((host / f"f{k}").read_bytes() == b"" for k in range(200))
@@ -199,7 +190,7 @@ def test_a_crash_over_many_unsynced_files_needs_no_descriptor_per_file(serve, ho
 def test_file_names_that_are_not_utf8_are_listed_and_crashed(serve, host):
     m = serve(host, config=DURABLE)
     name = b"bad\xff\xfename"
-    _write(os.path.join(bytes(m.path), name), b"unsynced")
+    write_file(os.path.join(bytes(m.path), name), b"unsynced")
     res = run_iofs("unsynced", str(m.path), text=False)
     assert res.returncode == 0 and res.stdout == b"8\t" + name + b"\n", res
     res = run_iofs("crash", str(m.path), text=False)

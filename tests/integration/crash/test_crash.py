@@ -20,6 +20,7 @@ from tests.support.cli import one_line_error, run_iofs
 from tests.support.mounting import mounted
 from tests.support.processes import rss_kib
 from tests.support.sqlite_child import run_sqlite_child
+from tests.support.syscalls import write_file
 
 DURABLE = '[options]\ndurability = true\n[[dir]]\npath = "tmp"\nmode = "1777"\n'
 BLOCK = 4096
@@ -39,21 +40,11 @@ def crash(m, *extra: str) -> list[str]:
     return res.stdout.splitlines()
 
 
-def _write(path, data: bytes, sync: bool = False, flags: int = 0) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flags, 0o644)
-    try:
-        os.write(fd, data)
-        if sync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def test_fsynced_data_survives_and_the_rest_is_lost(m):
     d = m / "tmp" / "basic"
     d.mkdir()
-    _write(d / "synced", b"A" * 10000, sync=True)
-    _write(d / "never", b"never fsynced")
+    write_file(d / "synced", b"A" * 10000, sync=True)
+    write_file(d / "never", b"never fsynced")
     fd = os.open(d / "synced", os.O_RDWR)
     try:
         os.pwrite(fd, b"B" * 100, 5000)  # a rewrite after the fsync
@@ -87,7 +78,7 @@ def test_fdatasync_and_o_sync_make_data_durable(m):
         os.fdatasync(fd)
     finally:
         os.close(fd)
-    _write(d / "osync", b"written O_SYNC", flags=os.O_SYNC)  # the kernel fsyncs each write
+    write_file(d / "osync", b"written O_SYNC", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_SYNC)  # the kernel fsyncs each write
     crash(m)
     assert (d / "f").read_bytes() == b"fdatasynced"
     assert (d / "osync").read_bytes() == b"written O_SYNC"
@@ -96,7 +87,7 @@ def test_fdatasync_and_o_sync_make_data_durable(m):
 def test_sync_makes_nothing_durable(m):
     """sync(1)/syncfs(2) reach no fsync in iofs (pyfuse3 has no SYNCFS handler)."""
     p = m / "tmp" / "synced-by-sync"
-    _write(p, b"sync is not fsync")
+    write_file(p, b"sync is not fsync")
     subprocess.run(["sync"], check=True)
     subprocess.run(["sync", "-f", str(p)], check=True)
     crash(m)
@@ -106,7 +97,7 @@ def test_sync_makes_nothing_durable(m):
 def test_truncation_is_undone(m):
     p = m / "tmp" / "truncated"
     data = random.Random(1).randbytes(5 * BLOCK + 123)
-    _write(p, data, sync=True)
+    write_file(p, data, sync=True)
     os.truncate(p, 1000)
     os.truncate(p, 3 * BLOCK)  # extended again: a hole where the data was
     assert p.read_bytes() == data[:1000] + bytes(3 * BLOCK - 1000)
@@ -117,9 +108,9 @@ def test_truncation_is_undone(m):
 def test_namespace_changes_are_durable_at_once(m):
     d = m / "tmp" / "names"
     d.mkdir()
-    _write(d / "tmpfile", b"renamed after fsync", sync=True)
+    write_file(d / "tmpfile", b"renamed after fsync", sync=True)
     os.rename(d / "tmpfile", d / "final")
-    _write(d / "gone", b"x", sync=True)
+    write_file(d / "gone", b"x", sync=True)
     os.unlink(d / "gone")
     (d / "newdir").mkdir()
     dfd = os.open(d, os.O_RDONLY)
@@ -133,11 +124,11 @@ def test_namespace_changes_are_durable_at_once(m):
 def test_unsynced_lists_files_and_bytes(m):
     d = m / "tmp" / "listing"
     d.mkdir()
-    _write(d / "clean", b"c" * 100, sync=True)
-    _write(d / "grown", b"g" * 100, sync=True)
+    write_file(d / "clean", b"c" * 100, sync=True)
+    write_file(d / "grown", b"g" * 100, sync=True)
     with open(d / "grown", "ab") as f:
         f.write(b"h" * 50)
-    _write(d / "new", b"n" * 7)
+    write_file(d / "new", b"n" * 7)
     res = run_iofs("unsynced", str(m.path))
     assert res.returncode == 0
     listed = {line.split("\t")[1]: int(line.split("\t")[0]) for line in res.stdout.splitlines()}
@@ -154,7 +145,7 @@ def test_unsynced_after_a_truncate(m):
     d = m / "tmp" / "unsynced-truncate"
     d.mkdir()
     data = bytes(range(256)) * (3 * BLOCK // 256)
-    _write(d / "f", data, sync=True)
+    write_file(d / "f", data, sync=True)
     os.truncate(d / "f", BLOCK)
     res = run_iofs("unsynced", str(m.path))
     assert res.returncode == 0, res.stderr
@@ -170,7 +161,7 @@ def test_unsynced_after_a_truncate(m):
 
 def _torn_survivors(m, name: str, seed: int) -> set[int]:
     p = m / "tmp" / name
-    _write(p, b"A" * (64 * BLOCK), sync=True)
+    write_file(p, b"A" * (64 * BLOCK), sync=True)
     fd = os.open(p, os.O_RDWR)
     try:
         os.pwrite(fd, b"B" * (64 * BLOCK), 0)
@@ -198,7 +189,7 @@ def test_torn_crash_same_seed_same_survivors(m):
 def test_torn_crash_of_appended_blocks(m):
     crash(m)
     p = m / "tmp" / "torn-append"
-    _write(p, b"A" * BLOCK, sync=True)
+    write_file(p, b"A" * BLOCK, sync=True)
     with open(p, "ab") as f:
         f.write(b"B" * (8 * BLOCK))
     crash(m, "--torn", "--seed", "3")
@@ -221,7 +212,7 @@ def test_torn_crash_of_the_block_the_durable_size_ends_in(m):
     full = b"d" * 100 + bytes(2 * BLOCK - 100) + b"e" * 100
     seen = set()
     for seed in range(16):
-        _write(p, b"d" * 100, sync=True)
+        write_file(p, b"d" * 100, sync=True)
         fd = os.open(p, os.O_RDWR)
         try:
             os.pwrite(fd, b"e" * 100, 2 * BLOCK)
@@ -416,7 +407,7 @@ def test_writeback_cache_dirty_pages_are_lost_in_a_crash(tmp_path):
     cfg = '[options]\ndurability = true\nwriteback_cache = true\n[[dir]]\npath = "tmp"\nmode = "1777"\n'
     with mounted(tmp_path, cfg) as mnt:
         kept, lost = mnt / "tmp" / "kept", mnt / "tmp" / "lost"
-        _write(kept, b"k" * 20000, sync=True)
+        write_file(kept, b"k" * 20000, sync=True)
         fd = os.open(lost, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             os.write(fd, b"dirty in the page cache" * 100)  # no fsync, no close

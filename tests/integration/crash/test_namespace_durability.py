@@ -10,6 +10,7 @@ import pytest
 
 from iofs.testing import client
 from tests.support.cli import one_line_error, run_iofs
+from tests.support.syscalls import write_file
 
 TREE = ('[options]\ndurability = true\nnamespace_durability = "{mode}"\n'
         '[[dir]]\npath = "tmp"\nmode = "1777"\n')
@@ -28,20 +29,10 @@ def _fsync(path) -> None:
         os.close(fd)
 
 
-def _write(path, data: bytes, fsync: bool = True) -> None:
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, data)
-        if fsync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def test_immediate_keeps_every_name(mount_iofs):
     m = mount_iofs(TREE.format(mode="immediate"))
     t = m.path / "tmp"
-    _write(t / "a", b"data", fsync=False)
+    write_file(t / "a", b"data")
     os.rename(t / "a", t / "b")
     client.crash(m.path)
     assert sorted(os.listdir(t)) == ["b"] and (t / "b").read_bytes() == b""
@@ -49,11 +40,11 @@ def test_immediate_keeps_every_name(mount_iofs):
 
 def test_a_new_file_survives_by_its_own_fsync_or_its_directorys(fm):
     t = fm.path / "tmp"
-    _write(t / "synced", b"1")
-    _write(t / "by-dir", b"2", fsync=False)
+    write_file(t / "synced", b"1", sync=True)
+    write_file(t / "by-dir", b"2")
     _fsync(t)
-    _write(t / "after-the-dir-sync", b"3", fsync=False)
-    _write(t / "fsynced-after", b"4")
+    write_file(t / "after-the-dir-sync", b"3")
+    write_file(t / "fsynced-after", b"4", sync=True)
     client.crash(fm.path)
     assert sorted(os.listdir(t)) == ["by-dir", "fsynced-after", "synced"]
     assert (t / "synced").read_bytes() == b"1" and (t / "by-dir").read_bytes() == b""
@@ -61,15 +52,15 @@ def test_a_new_file_survives_by_its_own_fsync_or_its_directorys(fm):
 
 def test_a_rename_without_the_directorys_fsync_is_undone_whole(fm):
     t = fm.path / "tmp"
-    _write(t / "config", b"old")
+    write_file(t / "config", b"old", sync=True)
     _fsync(t)
-    _write(t / "config.tmp", b"new")  # the atomic-replace pattern, less the directory fsync
+    write_file(t / "config.tmp", b"new", sync=True)  # the atomic-replace pattern, less the directory fsync
     os.rename(t / "config.tmp", t / "config")
     assert (t / "config").read_bytes() == b"new"
     client.crash(fm.path)
     assert (t / "config").read_bytes() == b"old"  # the replaced file is back
     assert (t / "config.tmp").read_bytes() == b"new"  # and the new one under its old name
-    _write(t / "config.tmp", b"new")
+    write_file(t / "config.tmp", b"new", sync=True)
     os.rename(t / "config.tmp", t / "config")
     _fsync(t)  # now durable
     client.crash(fm.path)
@@ -81,7 +72,7 @@ def test_a_rename_across_directories_needs_both(fm):
     os.mkdir(t / "a")
     os.mkdir(t / "b")
     _fsync(t)
-    _write(t / "a" / "f", b"x")
+    write_file(t / "a" / "f", b"x", sync=True)
     _fsync(t / "a")
     os.rename(t / "a" / "f", t / "b" / "f")
     _fsync(t / "b")  # only one of the two
@@ -96,7 +87,7 @@ def test_a_rename_across_directories_needs_both(fm):
 
 def test_an_unlink_not_made_durable_is_undone_with_the_data(fm):
     t = fm.path / "tmp"
-    _write(t / "keep", b"precious")
+    write_file(t / "keep", b"precious", sync=True)
     _fsync(t)
     os.unlink(t / "keep")
     client.crash(fm.path)
@@ -110,7 +101,7 @@ def test_an_unlink_not_made_durable_is_undone_with_the_data(fm):
 def test_a_directory_not_made_durable_goes_with_what_it_holds(fm):
     t = fm.path / "tmp"
     os.mkdir(t / "d")
-    _write(t / "d" / "f", b"x")  # durable in d, but d itself is not
+    write_file(t / "d" / "f", b"x", sync=True)  # durable in d, but d itself is not
     _fsync(t / "d")
     client.crash(fm.path)
     assert os.listdir(t) == []

@@ -137,3 +137,20 @@ def test_an_immutable_backing_file_is_eperm(serve, host):
         assert ei.value.errno == errno.EPERM
     finally:
         subprocess.run(["chattr", "-i", str(host / "locked")], capture_output=True)
+
+
+def test_an_append_only_backing_file_is_eperm_at_the_open(serve, host):
+    """iofs opens a host file for reading and writing whatever the program asked (one
+    descriptor serves every request), so a file the host keeps append-only (chattr +a) cannot
+    be written through it, as docs/config.md says; it can still be read."""
+    (host / "log").write_bytes(b"line 1\n")
+    res = subprocess.run(["chattr", "+a", str(host / "log")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr  # tmpfs and ext4 both keep the flag
+    try:
+        m = serve(host)
+        assert (m / "log").read_bytes() == b"line 1\n"
+        with pytest.raises(OSError) as ei:
+            os.open(m / "log", os.O_WRONLY | os.O_APPEND)
+        assert ei.value.errno == errno.EPERM
+    finally:
+        subprocess.run(["chattr", "-a", str(host / "log")], capture_output=True)

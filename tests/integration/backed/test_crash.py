@@ -196,3 +196,20 @@ def test_file_names_that_are_not_utf8_are_listed_and_crashed(serve, host):
     res = run_iofs("crash", str(m.path), text=False)
     assert res.returncode == 0 and res.stdout == name + b"\n", res
     assert os.path.getsize(os.path.join(bytes(host), name)) == 0
+
+
+def test_iofs_crash_that_the_host_refuses_fails_and_a_later_one_finishes(serve, tmp_path):
+    """`iofs crash` (no crash point) that cannot put a file back: exit 1 with EIO, the log
+    names the file; once the host has room, the next crash puts it back."""
+    with tmpfs(tmp_path / "small", size="1M") as small:
+        m = serve(small, config=DURABLE)
+        durable = random.Random(5).randbytes(600 * 1024)
+        write_file(m / "a", durable, sync=True)
+        os.truncate(m / "a", 0)
+        _fill(small / "filler")  # behind iofs's back: room for nothing
+        res = run_iofs("crash", str(m.path))
+        assert res.returncode == 1 and "Input/output error" in res.stderr, res
+        assert "a could not be put back to its durable state: No space left on device" in m.log_text()
+        os.unlink(small / "filler")
+        assert crash(m) == ["a"]
+        assert (small / "a").read_bytes() == durable

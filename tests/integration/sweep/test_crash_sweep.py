@@ -221,3 +221,62 @@ def test_torn_tries_seeded_tearings_of_each_write(sweeper, tmp_path):
         whens = {c["action"] for c in cases if (c["op"], c["path"], c["nth"]) == req}
         assert {"crash", "crash:before"} <= whens, (req, whens)
     assert all(c["class"] is None for c in cases)
+
+
+APPENDS = textwrap.dedent('''
+    import os, sys
+    fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o644)
+    for n in range(3):
+        os.write(fd, f"entry {n}\\n".encode() * 1000)
+        print(f"logged {n}", flush=True)   # the promise, never kept: no fsync
+''')
+# every entry the program said it logged is in the log
+CHECK_APPENDS = ('test "$(grep -c . {mnt}/tmp/log 2>/dev/null || echo 0)" -ge '
+                 '"$((1000 * $(grep -c logged {stdout})))" || { echo "entries lost" >&2; exit 1; }')
+
+
+def test_verbose_shows_what_the_program_promised_and_torn_cases_name_their_seed(sweeper, tmp_path):
+    """-v of a CHECK finding: the program's stdout against the clean run's (what it promised
+    before the crash) and the check's stderr; alike torn cases are told apart by their seed."""
+    (tmp_path / "appends.py").write_text(APPENDS)
+    res = sweeper.run("--crash", "--torn", "2", "--ops", "write", "-v", "--check", CHECK_APPENDS,
+                      "--config", _tree(tmp_path), "--", sys.executable,
+                      str(tmp_path / "appends.py"), "{mnt}/tmp/log")
+    assert res.returncode == 1, res.stderr
+    out = res.stdout.splitlines()
+    first = out[0]
+    assert first.startswith("CHECK path=tmp/log op=write nth=1 action=crash: the check exited 1")
+    assert "nth=1 seed=1 action=crash:torn, nth=1 seed=2 action=crash:torn" in first, first
+    assert "    +++ crashed" in out and "     logged 0" in out and "    -logged 1" in out, out
+    assert "  the check's stderr (last lines):" in out and "    entries lost" in out, out
+
+
+HANGS_AFTER_THE_CRASH = textwrap.dedent('''
+    import os, sys
+    fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644)
+    os.write(fd, b"data")
+    while True:            # retries a failed fsync forever
+        try:
+            os.fsync(fd)
+            break
+        except OSError:
+            pass
+    print("done", flush=True)
+''')
+
+
+def test_a_program_that_hangs_after_the_crash_is_killed_and_the_check_still_judges(sweeper, tmp_path):
+    """The program's own outcome is not judged: one that never ends after the crash (a crash
+    before its fsync, which it retries forever) is killed at --timeout, and CHECK runs on what
+    the crash left (here it fails: a CHECK finding, not HANG)."""
+    (tmp_path / "hangs.py").write_text(HANGS_AFTER_THE_CRASH)
+    marker = tmp_path / "checked"
+    check = f"echo >> {marker}; test -s {{mnt}}/tmp/f"  # the data survived
+    res = sweeper.run("--crash", "--ops", "fsync", "--timeout", "2", "--check", check,
+                      "--config", _tree(tmp_path), "--", sys.executable, str(tmp_path / "hangs.py"),
+                      "{mnt}/tmp/f")
+    assert res.returncode == 1, res.stderr
+    assert "CHECK 1, HANG 0" in res.stderr, res.stderr
+    assert res.stdout.startswith("CHECK path=tmp/f op=fsync nth=1 action=crash:before: the check "
+                                 "exited 1"), res.stdout
+    assert marker.read_text().count("\n") == 1 + 2  # after the clean run, and after each crash
